@@ -1,0 +1,185 @@
+//! The two levels of check (SPEC.md section 9): structure without a key, every byte with one.
+
+use std::path::Path;
+
+use crate::crypto::{self, FLAG_LAST, KNOWN_FLAGS, TAG_LEN};
+use crate::error::{Location, Result, VaultError};
+use crate::keys::KeyMaterial;
+use crate::reader::{Vault, column_error};
+
+/// What a successful check covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CheckReport {
+    pub streams: u64,
+    pub chunks: u64,
+    pub rows: u64,
+    /// Bytes of ciphertext checked.
+    pub stored_bytes: u64,
+    /// Bytes of plaintext the streams hold.
+    pub plain_bytes: u64,
+    /// Whether every chunk was decrypted and every digest matched.
+    pub read_data: bool,
+}
+
+/// The structural check of section 9.1, without a key.
+pub fn check_structure(path: &Path) -> Result<CheckReport> {
+    let vault = Vault::open(path)?;
+    check_structure_of(&vault)
+}
+
+/// The deep check of section 9.2: structure, key, manifest, then every chunk.
+pub fn check_deep(path: &Path, key: &KeyMaterial) -> Result<CheckReport> {
+    let vault = Vault::open(path)?;
+    let mut report = check_structure_of(&vault)?;
+    let unlocked = vault.unlock(key)?;
+    for entry in &unlocked.manifest().streams {
+        let mut reader = unlocked.stream(&entry.name)?;
+        while reader.next_chunk()?.is_some() {}
+    }
+    report.read_data = true;
+    Ok(report)
+}
+
+pub(crate) fn check_structure_of(vault: &Vault) -> Result<CheckReport> {
+    let conn = &vault.conn;
+    let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+    if verdict != "ok" {
+        return Err(VaultError::damaged(
+            Location::File,
+            format!("SQLite quick_check: {verdict}"),
+        ));
+    }
+    if !vault.is_committed() {
+        return Err(VaultError::Incomplete);
+    }
+    let (ciphertext, checksum): (Vec<u8>, Vec<u8>) = conn
+        .query_row(
+            "SELECT ciphertext, checksum FROM manifest WHERE id = 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(|e| column_error(e, Location::Manifest))?;
+    if crypto::sha256(&ciphertext)[..] != checksum[..] {
+        return Err(VaultError::damaged(
+            Location::Manifest,
+            "its checksum does not match",
+        ));
+    }
+    let strays: i64 = conn.query_row(
+        "SELECT count(*) FROM chunk WHERE stream_index NOT IN (SELECT stream_index FROM stream)",
+        [],
+        |row| row.get(0),
+    )?;
+    if strays != 0 {
+        return Err(VaultError::damaged(
+            Location::File,
+            format!("{strays} chunk(s) belong to no stream"),
+        ));
+    }
+    let chunk_size = u64::from(vault.header().chunk_size);
+    let mut report = CheckReport::default();
+    for stream in vault.streams() {
+        let at = |chunk: u64| Location::Chunk {
+            stream: stream.name.clone(),
+            chunk,
+        };
+        let mut query = conn.prepare_cached(
+            "SELECT chunk_index, flags, plain_len, ciphertext, checksum FROM chunk
+             WHERE stream_index = ?1 ORDER BY chunk_index",
+        )?;
+        let mut rows = query.query([stream.index])?;
+        let (mut expected, mut plain_sum, mut stored_sum, mut saw_last) = (0u64, 0u64, 0u64, false);
+        while let Some(row) = rows.next()? {
+            let get = |i| {
+                row.get::<_, i64>(i)
+                    .map_err(|e| column_error(e, at(expected)))
+            };
+            let (index, flags, plain_len) = (get(0)?, get(1)?, get(2)?);
+            if saw_last {
+                return Err(VaultError::damaged(
+                    at(expected),
+                    "a chunk follows the last chunk",
+                ));
+            }
+            if index != expected as i64 {
+                return Err(VaultError::damaged(at(expected), "this chunk is missing"));
+            }
+            if flags < 0 || flags & !i64::from(KNOWN_FLAGS) != 0 {
+                return Err(VaultError::damaged(
+                    at(expected),
+                    format!("unknown flags {flags}"),
+                ));
+            }
+            if plain_len < 0 || plain_len as u64 > chunk_size {
+                return Err(VaultError::LengthOutOfBounds {
+                    location: at(expected),
+                    detail: format!(
+                        "plaintext length {plain_len} exceeds the chunk size {chunk_size}"
+                    ),
+                });
+            }
+            let ciphertext = row
+                .get_ref(3)?
+                .as_blob()
+                .map_err(|_| column_error_blob(at(expected)))?;
+            let checksum = row
+                .get_ref(4)?
+                .as_blob()
+                .map_err(|_| column_error_blob(at(expected)))?;
+            if ciphertext.len() < TAG_LEN || ciphertext.len() as u64 > chunk_size + TAG_LEN as u64 {
+                return Err(VaultError::LengthOutOfBounds {
+                    location: at(expected),
+                    detail: format!(
+                        "{} stored bytes are outside the bounds of a chunk",
+                        ciphertext.len()
+                    ),
+                });
+            }
+            if crypto::sha256(ciphertext)[..] != checksum[..] {
+                return Err(VaultError::damaged(
+                    at(expected),
+                    "its checksum does not match: the stored bytes changed",
+                ));
+            }
+            saw_last = flags as u8 & FLAG_LAST != 0;
+            if !saw_last && plain_len as u64 != chunk_size {
+                return Err(VaultError::damaged(
+                    at(expected),
+                    "a chunk before the last one is not full",
+                ));
+            }
+            plain_sum += plain_len as u64;
+            stored_sum += ciphertext.len() as u64;
+            expected += 1;
+        }
+        if !saw_last {
+            return Err(VaultError::Truncated {
+                location: Location::Stream {
+                    name: stream.name.clone(),
+                },
+                detail: format!("the stream ends after {expected} chunk(s) without its last chunk"),
+            });
+        }
+        if expected != stream.chunk_count
+            || plain_sum != stream.plain_len
+            || stored_sum != stream.stored_len
+        {
+            return Err(VaultError::damaged(
+                Location::Stream {
+                    name: stream.name.clone(),
+                },
+                "its chunks do not add up to the counts and lengths in the stream index",
+            ));
+        }
+        report.streams += 1;
+        report.chunks += expected;
+        report.rows += stream.row_count;
+        report.plain_bytes += plain_sum;
+        report.stored_bytes += stored_sum;
+    }
+    Ok(report)
+}
+
+fn column_error_blob(location: Location) -> VaultError {
+    VaultError::damaged(location, "a column holds a value of the wrong type")
+}
