@@ -25,6 +25,7 @@ mod keyslots;
 mod manifest;
 mod random;
 mod reader;
+mod sealer;
 mod slot;
 mod writer;
 

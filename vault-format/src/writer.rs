@@ -8,8 +8,9 @@ use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::PartialFile;
-use crate::crypto::{self, FLAG_LAST, FLAG_ZSTD, VaultKeys};
-use crate::error::{Location, Result, VaultError};
+use crate::crypto::{self, VaultKeys};
+use crate::error::{Result, VaultError};
+use crate::sealer::{SealContext, Sealer, StreamProgress};
 use crate::header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header};
 use crate::keys::{DataKey, KdfParams, KeyMaterial};
 use crate::manifest::{Manifest, StreamEntry};
@@ -56,26 +57,17 @@ struct StreamState {
     finished: Option<StreamEntry>,
 }
 
-struct Shared {
-    conn: Connection,
-    streams: Vec<StreamState>,
-    failure: Option<String>,
-}
-
-/// What every stream of one vault shares.
-struct StreamContext {
-    keys: VaultKeys,
-    vault_id: [u8; 16],
-    chunk_size: usize,
-    compression_level: i32,
-}
+type Registry = Arc<Mutex<Vec<StreamState>>>;
 
 /// Writes one vault. Streams may be written one after the other or at the
-/// same time from several threads. Nothing appears under the final name
-/// until [`VaultWriter::finish`] has verified the file.
+/// same time from several threads; their chunks are sealed on every core.
+/// Nothing appears under the final name until [`VaultWriter::finish`] has
+/// read the file back.
 pub struct VaultWriter {
-    shared: Arc<Mutex<Shared>>,
-    context: Arc<StreamContext>,
+    conn: Arc<Mutex<Connection>>,
+    registry: Registry,
+    sealer: Arc<Sealer>,
+    context: Arc<SealContext>,
     header_bytes: Vec<u8>,
     final_path: PathBuf,
     partial: PartialFile,
@@ -85,14 +77,10 @@ impl VaultWriter {
     /// Starts a vault that will be published at `path`, openable by each of `keys`.
     pub fn create(path: &Path, options: WriterOptions, keys: &[&KeyMaterial]) -> Result<Self> {
         if keys.is_empty() {
-            return Err(VaultError::Usage {
-                detail: "a vault needs at least one key".into(),
-            });
+            return Err(VaultError::Usage { detail: "a vault needs at least one key".into() });
         }
         if path.exists() {
-            return Err(VaultError::AlreadyExists {
-                path: path.to_owned(),
-            });
+            return Err(VaultError::AlreadyExists { path: path.to_owned() });
         }
         let header = Header {
             format_version: FORMAT_VERSION,
@@ -103,6 +91,8 @@ impl VaultWriter {
             source: options.source.clone(),
         };
         header.validate_for_writing()?;
+        zstd::bulk::Compressor::new(options.compression_level)
+            .map_err(|e| VaultError::Usage { detail: format!("zstd level {}: {e}", options.compression_level) })?;
         let partial = PartialFile::create_beside(path)?;
         let conn = crate::container::create(partial.path())?;
         let data_key = DataKey::generate()?;
@@ -116,19 +106,19 @@ impl VaultWriter {
             let slot = KeySlot::create(number, &header.vault_id, &data_key, material, options.kdf)?;
             insert_slot(&conn, &slot)?;
         }
-        let context = StreamContext {
+        let context = Arc::new(SealContext {
             keys: vault_keys,
             vault_id: header.vault_id,
             chunk_size: header.chunk_size as usize,
             compression_level: options.compression_level,
-        };
+        });
+        let conn = Arc::new(Mutex::new(conn));
+        let sealer = Arc::new(Sealer::start(Arc::clone(&context), Arc::clone(&conn))?);
         Ok(VaultWriter {
-            shared: Arc::new(Mutex::new(Shared {
-                conn,
-                streams: Vec::new(),
-                failure: None,
-            })),
-            context: Arc::new(context),
+            conn,
+            registry: Arc::default(),
+            sealer,
+            context,
             header_bytes,
             final_path: path.to_owned(),
             partial,
@@ -143,43 +133,27 @@ impl VaultWriter {
     /// Opens a new stream. Its bytes go through the returned writer, which
     /// must be [`finish`](StreamWriter::finish)ed before the vault is.
     pub fn stream(&self, name: &str, metadata: serde_json::Value) -> Result<StreamWriter> {
-        let mut shared = lock(&self.shared)?;
-        if shared.streams.iter().any(|s| s.name == name) {
-            return Err(VaultError::Usage {
-                detail: format!("stream \"{name}\" is written twice"),
-            });
+        let mut registry = lock(&self.registry)?;
+        if registry.iter().any(|s| s.name == name) {
+            return Err(VaultError::Usage { detail: format!("stream \"{name}\" is written twice") });
         }
-        let index = u32::try_from(shared.streams.len())
+        let index = u32::try_from(registry.len())
             .ok()
             .filter(|&i| i < crypto::MANIFEST_STREAM_INDEX)
-            .ok_or_else(|| VaultError::Usage {
-                detail: "too many streams".into(),
-            })?;
-        shared.streams.push(StreamState {
-            name: name.to_owned(),
-            metadata,
-            finished: None,
-        });
-        let compressor =
-            zstd::bulk::Compressor::new(self.context.compression_level).map_err(|e| {
-                VaultError::Usage {
-                    detail: format!("zstd level: {e}"),
-                }
-            })?;
+            .ok_or_else(|| VaultError::Usage { detail: "too many streams".into() })?;
+        registry.push(StreamState { name: name.to_owned(), metadata, finished: None });
         Ok(StreamWriter {
-            shared: Arc::clone(&self.shared),
-            context: Arc::clone(&self.context),
+            conn: Arc::clone(&self.conn),
+            registry: Arc::clone(&self.registry),
+            sealer: Arc::clone(&self.sealer),
+            progress: StreamProgress::new(name),
+            chunk_size: self.context.chunk_size,
             index,
             name: name.to_owned(),
-            pending: Vec::with_capacity(self.context.chunk_size),
-            compressed: Vec::with_capacity(zstd::zstd_safe::compress_bound(
-                self.context.chunk_size,
-            )),
-            compressor,
+            pending: self.sealer.buffer(),
             chunk_index: 0,
             hasher: Sha256::new(),
             plain_len: 0,
-            stored_len: 0,
             rows: 0,
         })
     }
@@ -187,36 +161,22 @@ impl VaultWriter {
     /// Writes the manifest, reads the file back, and publishes it under
     /// its final name. Fails if any stream was left unfinished.
     pub fn finish(self) -> Result<VaultSummary> {
-        let VaultWriter {
-            shared,
-            context,
-            header_bytes,
-            final_path,
-            partial,
-        } = self;
-        let shared = Arc::try_unwrap(shared)
-            .map_err(|_| VaultError::Usage {
-                detail: "a stream writer is still open".into(),
-            })?
-            .into_inner()
-            .map_err(|_| VaultError::Usage {
-                detail: "a stream writer panicked".into(),
-            })?;
-        if let Some(failure) = shared.failure {
-            return Err(VaultError::Usage {
-                detail: format!("a stream failed earlier: {failure}"),
-            });
-        }
-        let mut streams = Vec::with_capacity(shared.streams.len());
-        for state in shared.streams {
+        let VaultWriter { conn, registry, sealer, context, header_bytes, final_path, partial } = self;
+        let states = std::mem::take(&mut *lock(&registry)?);
+        let mut streams = Vec::with_capacity(states.len());
+        for state in states {
             let entry = state.finished.ok_or_else(|| VaultError::Usage {
                 detail: format!("stream \"{}\" was not finished", state.name),
             })?;
-            streams.push(StreamEntry {
-                metadata: state.metadata,
-                ..entry
-            });
+            streams.push(entry);
         }
+        let mut sealer = Arc::try_unwrap(sealer)
+            .map_err(|_| VaultError::Usage { detail: "a stream writer is still open".into() })?;
+        sealer.stop();
+        let conn = Arc::try_unwrap(conn)
+            .map_err(|_| VaultError::Usage { detail: "a stream writer is still open".into() })?
+            .into_inner()
+            .map_err(|_| VaultError::Usage { detail: "a sealing worker panicked".into() })?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             vault_id: hex::encode(context.vault_id),
@@ -226,35 +186,31 @@ impl VaultWriter {
         let nonce = crypto::chunk_nonce(crypto::MANIFEST_STREAM_INDEX, 0);
         let ad = crypto::manifest_ad(&context.vault_id, &header_bytes);
         let ciphertext = crypto::seal(&context.keys.payload, &nonce, &json, &ad);
-        shared.conn.execute(
+        conn.execute(
             "INSERT INTO manifest (id, ciphertext, checksum) VALUES (1, ?1, ?2)",
             params![ciphertext, crypto::sha256(&ciphertext)],
         )?;
-        shared.conn.close().map_err(|(_, e)| VaultError::from(e))?;
+        conn.close().map_err(|(_, e)| VaultError::from(e))?;
 
         crate::reader::verify_written(partial.path(), &context.keys, &manifest)?;
         partial.publish(&final_path, false)?;
-        Ok(VaultSummary {
-            path: final_path,
-            vault_id: context.vault_id,
-            streams: manifest.streams,
-        })
+        Ok(VaultSummary { path: final_path, vault_id: context.vault_id, streams: manifest.streams })
     }
 }
 
 /// Writes the bytes of one stream; see [`VaultWriter::stream`].
 pub struct StreamWriter {
-    shared: Arc<Mutex<Shared>>,
-    context: Arc<StreamContext>,
+    conn: Arc<Mutex<Connection>>,
+    registry: Registry,
+    sealer: Arc<Sealer>,
+    progress: Arc<StreamProgress>,
+    chunk_size: usize,
     index: u32,
     name: String,
     pending: Vec<u8>,
-    compressed: Vec<u8>,
-    compressor: zstd::bulk::Compressor<'static>,
     chunk_index: u64,
     hasher: Sha256,
     plain_len: u64,
-    stored_len: u64,
     rows: u64,
 }
 
@@ -267,32 +223,34 @@ impl StreamWriter {
     /// Appends bytes to the stream.
     pub fn write_bytes(&mut self, mut bytes: &[u8]) -> Result<()> {
         while !bytes.is_empty() {
-            if self.pending.len() == self.context.chunk_size {
-                self.seal_pending(false)?;
+            if self.pending.len() == self.chunk_size {
+                self.hand_over(false)?;
             }
-            let room = self.context.chunk_size - self.pending.len();
-            let take = room.min(bytes.len());
+            let take = (self.chunk_size - self.pending.len()).min(bytes.len());
             self.pending.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
         }
         Ok(())
     }
 
-    /// Seals the last chunk and records the stream as complete.
+    /// Seals the last chunk, waits until every chunk is in the file, and
+    /// records the stream as complete.
     pub fn finish(mut self) -> Result<StreamEntry> {
-        self.seal_pending(true)?;
+        self.hand_over(true)?;
+        let stored_len = self.progress.wait_settled()?;
+        let mut registry = lock(&self.registry)?;
+        let state = &mut registry[self.index as usize];
         let entry = StreamEntry {
             index: self.index,
             name: self.name.clone(),
-            metadata: serde_json::Value::Null,
+            metadata: state.metadata.clone(),
             chunk_count: self.chunk_index,
             row_count: self.rows,
             plain_len: self.plain_len,
-            stored_len: self.stored_len,
+            stored_len,
             sha256: hex::encode(self.hasher.clone().finalize()),
         };
-        let mut shared = lock(&self.shared)?;
-        shared.conn.execute(
+        lock(&self.conn)?.execute(
             "INSERT INTO stream (stream_index, name, chunk_count, row_count, plain_len, stored_len)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -304,92 +262,30 @@ impl StreamWriter {
                 entry.stored_len as i64
             ],
         )?;
-        let state = &mut shared.streams[self.index as usize];
-        state.finished = Some(StreamEntry {
-            metadata: state.metadata.clone(),
-            ..entry.clone()
-        });
-        Ok(StreamEntry {
-            metadata: state.metadata.clone(),
-            ..entry
-        })
+        state.finished = Some(entry.clone());
+        Ok(entry)
     }
 
-    fn seal_pending(&mut self, last: bool) -> Result<()> {
-        let result = self.seal_pending_inner(last);
-        if let Err(error) = &result {
-            if let Ok(mut shared) = self.shared.lock() {
-                shared
-                    .failure
-                    .get_or_insert_with(|| format!("stream \"{}\": {error}", self.name));
-            }
+    /// Hashes the pending chunk in stream order and gives it to the sealing workers.
+    fn hand_over(&mut self, last: bool) -> Result<()> {
+        if let Some(error) = self.progress.take_failure() {
+            return Err(error);
         }
-        result
-    }
-
-    fn seal_pending_inner(&mut self, last: bool) -> Result<()> {
-        let plain = &self.pending;
-        self.hasher.update(plain);
-        let plain_len = u32::try_from(plain.len()).expect("chunks are at most 16 MiB");
-        self.compressed.clear();
-        self.compressor
-            .compress_to_buffer(plain, &mut self.compressed)
-            .map_err(|e| {
-                VaultError::damaged(
-                    Location::Chunk {
-                        stream: self.name.clone(),
-                        chunk: self.chunk_index,
-                    },
-                    format!("zstd failed: {e}"),
-                )
-            })?;
-        let (mut flags, stored) = if self.compressed.len() < plain.len() {
-            (FLAG_ZSTD, &self.compressed)
-        } else {
-            (0, plain)
-        };
-        if last {
-            flags |= FLAG_LAST;
-        }
-        let nonce = crypto::chunk_nonce(self.index, self.chunk_index);
-        let ad = crypto::chunk_ad(
-            &self.context.vault_id,
-            self.index,
-            self.chunk_index,
-            flags,
-            plain_len,
-        );
-        let ciphertext = crypto::seal(&self.context.keys.payload, &nonce, stored, &ad);
-        let checksum = crypto::sha256(&ciphertext);
-        {
-            let shared = lock(&self.shared)?;
-            let mut insert = shared.conn.prepare_cached(
-                "INSERT INTO chunk (stream_index, chunk_index, flags, plain_len, ciphertext, checksum)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            insert.execute(params![
-                self.index,
-                self.chunk_index as i64,
-                flags,
-                plain_len,
-                ciphertext,
-                checksum
-            ])?;
-        }
-        self.plain_len += u64::from(plain_len);
-        self.stored_len += ciphertext.len() as u64;
+        self.hasher.update(&self.pending);
+        self.plain_len += self.pending.len() as u64;
+        let plain = std::mem::replace(&mut self.pending, self.sealer.buffer());
+        self.sealer.submit(&self.progress, self.index, self.chunk_index, last, plain)?;
         self.chunk_index += 1;
-        self.pending.clear();
         Ok(())
     }
 }
 
 impl io::Write for StreamWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.pending.len() == self.context.chunk_size {
-            self.seal_pending(false).map_err(io::Error::other)?;
+        if self.pending.len() == self.chunk_size {
+            self.hand_over(false).map_err(io::Error::other)?;
         }
-        let take = (self.context.chunk_size - self.pending.len()).min(buf.len());
+        let take = (self.chunk_size - self.pending.len()).min(buf.len());
         self.pending.extend_from_slice(&buf[..take]);
         Ok(take)
     }
@@ -408,9 +304,9 @@ pub(crate) fn insert_slot(conn: &Connection, slot: &KeySlot) -> Result<()> {
     Ok(())
 }
 
-fn lock(shared: &Mutex<Shared>) -> Result<MutexGuard<'_, Shared>> {
-    shared.lock().map_err(|_| VaultError::Usage {
-        detail: "a stream writer panicked".into(),
+fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| VaultError::Usage {
+        detail: "a writer thread panicked".into(),
     })
 }
 
