@@ -1,1 +1,39 @@
-//! vault
+//! vault: keep what an acceptance database owns across a refresh from production.
+//!
+//! The binary (`src/main.rs`) parses the command line with [`cli`] and hands
+//! it to [`run`]; each subcommand lives in [`commands`] and calls the
+//! `vault-format` library for everything that touches a vault file. Errors
+//! are [`exit::ToolError`]s that carry their exit code and a hint.
+
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod env_vars;
+pub mod exit;
+pub mod guard;
+pub mod keys;
+pub mod restore;
+pub mod rowcodec;
+pub mod units;
+
+use std::io::Write;
+
+use exit::{Exit, ToolError};
+
+/// Runs a parsed command line, writing its report to `out` and reading key
+/// material from the process environment.
+pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<Exit, ToolError> {
+    commands::run(cli.command, out, &keys::process_env)
+}
+
+/// The runtime that database commands run on: one thread, since each
+/// command holds one connection at a time.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ToolError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ToolError::failed(format!("cannot start the async runtime: {e}")))
+}

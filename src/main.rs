@@ -1,1 +1,23 @@
-fn main() {}
+//! The `vault` binary: parse, run, print `error:` and `hint:` lines, exit with the documented code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = vault::cli::Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    let result = vault::run(cli, &mut stdout);
+    let _ = stdout.flush();
+    match result {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            eprintln!("error: {}", error.message);
+            if let Some(hint) = &error.hint {
+                eprintln!("hint: {hint}");
+            }
+            error.class.into()
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The command line: clap definitions only. What each command does lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::env_vars::{VAULT_KEY_FILE, VAULT_NEW_PASSPHRASE, VAULT_PASSPHRASE};
+
+/// Keep what an acceptance database owns across a refresh from production.
+#[derive(Debug, Parser)]
+#[command(name = "vault", version, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 an error stopped the run, 2 bad usage or \
+configuration, 3 a check found a problem, 4 refused by a safety guard (docs/exit-codes.md)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a new random key file (mode 0600); never overwrites a file.
+    Keygen(KeygenArgs),
+    /// Show what a vault holds, without a key: header, streams, key slots.
+    Inspect(InspectArgs),
+    /// Check vault files, or folders of them: structure without a key, every chunk with one.
+    Check(CheckArgs),
+    /// Add or remove a key slot of a vault, without re-encrypting its data.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Before a refresh: save the preserved tables of acceptance into a new vault.
+    Capture(CaptureArgs),
+    /// After a refresh: put a vault's tables back into acceptance, in one transaction.
+    Restore(RestoreArgs),
+    /// Run capture, refresh and restore on sample SQLite databases, with no server.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// The vault file to write; it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The vault file written by `vault capture`.
+    #[arg(value_name = "FILE")]
+    pub vault: PathBuf,
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// Check the guards and the schema, print what would be restored, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow a target other than the database the vault was captured from
+    /// (another acceptance database). Never allows production.
+    #[arg(long)]
+    pub target_differs: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's files; made anew on every run.
+    #[arg(long, value_name = "DIR", default_value = "vault-demo")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key file; it must not exist yet.
+    #[arg(long, value_name = "KEYFILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The vault file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print JSON (exact byte counts, stable field names) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Vault files, or folders whose `*.vault` files are checked (not recursively).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also decrypt every chunk and match every digest; needs the key.
+    #[arg(long)]
+    pub read_data: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add a key slot for a new key file or passphrase; prints the new slot's number.
+    Add(KeyAddArgs),
+    /// Remove a key slot; the key given must open another slot, and the last slot stays.
+    Remove(KeyRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyAddArgs {
+    /// The vault file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub new_key: NewKeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRemoveArgs {
+    /// The vault file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The number of the slot to remove, as `vault inspect` lists it.
+    #[arg(value_name = "SLOT")]
+    pub slot: u32,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The key that unlocks a vault. A passphrase is never a command-line argument.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[arg(long, value_name = "PATH", help = format!(
+        "Key file that unlocks the vault (made by `vault keygen`) [env: {VAULT_KEY_FILE}]"
+    ))]
+    pub key_file: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", help = format!(
+        "File whose first line is the passphrase that unlocks the vault (or set {VAULT_PASSPHRASE})"
+    ))]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// The key of a new slot, for `vault key add`.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// Key file for the new slot (made by `vault keygen`).
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", help = format!(
+        "File whose first line is the new slot's passphrase (or set {VAULT_NEW_PASSPHRASE})"
+    ))]
+    pub new_passphrase_file: Option<PathBuf>,
+}

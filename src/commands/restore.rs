@@ -1,0 +1,66 @@
+//! `vault restore`: check the vault, guard the target, restore in one transaction.
+
+use std::io::Write;
+
+use crate::cli::RestoreArgs;
+use crate::commands::capture::{config_error, load_config, text_env};
+use crate::db::Engine;
+use crate::exit::{Exit, ToolError};
+use crate::keys::{EnvLookup, require_unlock_key};
+
+pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
+    super::require_file(&args.vault)?;
+    let config = load_config(&args.config)?;
+    let key = require_unlock_key(&args.key, env, "restore")?;
+    let env_text = text_env(env);
+    let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    let production = config.production_url(&env_text).map_err(config_error)?;
+    crate::guard::refuse_production(&config, &url, production.as_ref())?;
+    vault_format::check_structure(&args.vault)?;
+    let vault = vault_format::Vault::open(&args.vault)?.unlock(&key)?;
+    let captured = crate::restore::captured_tables(&vault)?;
+    let runtime = crate::runtime()?;
+    let mut progress = std::io::stderr();
+    let summary = runtime.block_on(async {
+        let mut db = crate::db::any::connect(&url).await?;
+        let target = db.identity().await?;
+        if let Some((first, _)) = captured.first() {
+            crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
+        }
+        crate::restore::restore(
+            &mut db,
+            &vault,
+            &config,
+            &target,
+            args.dry_run,
+            &mut progress,
+        )
+        .await
+    })?;
+    for note in &summary.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    if summary.dry_run {
+        writeln!(
+            out,
+            "dry run: nothing was changed in {}; the restore would load:",
+            summary.target
+        )?;
+        for table in &summary.tables {
+            writeln!(
+                out,
+                "  {:<32} {:>10} rows ({})",
+                table.table, table.captured_rows, table.mode
+            )?;
+        }
+    } else {
+        let rows: u64 = summary.tables.iter().map(|t| t.captured_rows).sum();
+        writeln!(
+            out,
+            "restored {} tables, {rows} rows into {} in one transaction",
+            summary.tables.len(),
+            summary.target
+        )?;
+    }
+    Ok(Exit::Success)
+}

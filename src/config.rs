@@ -1,0 +1,531 @@
+//! vault.toml: the typed configuration, its validation before any connection, and URLs that never print a password.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub acceptance: Endpoint,
+    pub production: Option<Production>,
+    #[serde(default)]
+    pub preserve: Vec<Preserve>,
+    pub grants: Option<Grants>,
+    #[serde(default)]
+    pub sanitize: Vec<SanitizeRule>,
+}
+
+/// Where a database is: a URL in the environment (`url_env`) or, without a
+/// password, in the file (`url`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub url_env: Option<String>,
+    pub url: Option<String>,
+}
+
+/// The production database: read-only, for the guard and the compare.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Production {
+    pub url_env: Option<String>,
+    pub url: Option<String>,
+    /// Glob patterns of host names that mean production.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+/// One preserved table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preserve {
+    pub table: String,
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    pub key: Option<Vec<String>>,
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// How captured rows meet the rows already in the target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The target rows in scope are replaced by the captured ones.
+    #[default]
+    Replace,
+    /// Captured rows win by key; others stay.
+    Upsert,
+    /// Only keys that are absent are added.
+    InsertMissing,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Replace => "replace",
+            Mode::Upsert => "upsert",
+            Mode::InsertMissing => "insert-missing",
+        })
+    }
+}
+
+/// Roles whose privileges in acceptance are preserved.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    pub roles: Vec<String>,
+}
+
+/// One sanitize rule; applied by a later step, validated here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SanitizeRule {
+    pub table: String,
+    pub delete_where: Option<String>,
+    pub delete_all: Option<bool>,
+    pub set_null: Option<Vec<String>>,
+    pub set: Option<BTreeMap<String, String>>,
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    pub cascade: Option<bool>,
+}
+
+/// A configuration problem: the key or table it concerns, and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Nothing connects here.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.display().to_string(),
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Config::parse(&text).map_err(|mut e| {
+            e.path = format!("{}: {}", path.display(), e.path);
+            e
+        })
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            path: match e.span() {
+                Some(span) => format!("line {}", text[..span.start].lines().count().max(1)),
+                None => "configuration".into(),
+            },
+            message: e.message().to_owned(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_endpoint(
+            "acceptance",
+            self.acceptance.url_env.as_deref(),
+            self.acceptance.url.as_deref(),
+        )?;
+        if let Some(production) = &self.production {
+            check_endpoint(
+                "production",
+                production.url_env.as_deref(),
+                production.url.as_deref(),
+            )?;
+            for (i, host) in production.hosts.iter().enumerate() {
+                if host.trim().is_empty() {
+                    return Err(error(
+                        format!("production.hosts[{i}]"),
+                        "a host pattern is empty",
+                    ));
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, preserve) in self.preserve.iter().enumerate() {
+            let at = format!("preserve[{i}] (table \"{}\")", preserve.table);
+            check_name(&at, "table", &preserve.table)?;
+            if !seen.insert(preserve.table.to_lowercase()) {
+                return Err(error(
+                    at,
+                    "this table is preserved twice; merge the two entries",
+                ));
+            }
+            if let Some(key) = &preserve.key {
+                if key.is_empty() {
+                    return Err(error(
+                        at,
+                        "`key` is empty; name the key columns or leave `key` out",
+                    ));
+                }
+                for column in key {
+                    check_name(&at, "key column", column)?;
+                }
+            }
+            if preserve
+                .filter
+                .as_deref()
+                .is_some_and(|w| w.trim().is_empty())
+            {
+                return Err(error(at, "`where` is empty; leave it out to keep all rows"));
+            }
+        }
+        if let Some(grants) = &self.grants {
+            for role in &grants.roles {
+                if role.trim().is_empty() {
+                    return Err(error("grants.roles", "a role name is empty"));
+                }
+            }
+        }
+        for (i, rule) in self.sanitize.iter().enumerate() {
+            let at = format!("sanitize[{i}] (table \"{}\")", rule.table);
+            check_name(&at, "table", &rule.table)?;
+            let actions = [
+                rule.delete_where.is_some(),
+                rule.delete_all == Some(true),
+                rule.set_null.is_some(),
+                rule.set.is_some(),
+            ];
+            match actions.iter().filter(|&&a| a).count() {
+                1 => {}
+                0 => {
+                    return Err(error(
+                        at,
+                        "give one action: delete_where, delete_all = true, set_null or set",
+                    ));
+                }
+                _ => {
+                    return Err(error(
+                        at,
+                        "give only one action per rule; write two rules instead",
+                    ));
+                }
+            }
+            if rule.delete_all == Some(false) {
+                return Err(error(
+                    at,
+                    "delete_all = false does nothing; remove the rule",
+                ));
+            }
+            if rule.filter.is_some() && (rule.delete_where.is_some() || rule.delete_all.is_some()) {
+                return Err(error(
+                    at,
+                    "`where` goes with set_null or set; a delete rule takes its predicate in delete_where",
+                ));
+            }
+            for column in rule
+                .set_null
+                .iter()
+                .flatten()
+                .chain(rule.set.iter().flat_map(|s| s.keys()))
+            {
+                check_name(&at, "column", column)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The acceptance URL, read from the environment when `url_env` is used.
+    pub fn acceptance_url(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<DatabaseUrl, ConfigError> {
+        resolve(
+            "acceptance",
+            self.acceptance.url_env.as_deref(),
+            self.acceptance.url.as_deref(),
+            env,
+        )
+    }
+
+    /// The production URL, when `[production]` names one.
+    pub fn production_url(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<DatabaseUrl>, ConfigError> {
+        match &self.production {
+            Some(p) if p.url_env.is_some() || p.url.is_some() => {
+                resolve("production", p.url_env.as_deref(), p.url.as_deref(), env).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn error(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn check_endpoint(
+    section: &str,
+    url_env: Option<&str>,
+    url: Option<&str>,
+) -> Result<(), ConfigError> {
+    match (url_env, url) {
+        (Some(_), Some(_)) => Err(error(section, "give either url_env or url, not both")),
+        (None, None) => Err(error(
+            section,
+            "give url_env (the environment variable that holds the URL) or url",
+        )),
+        (Some(name), None) if name.trim().is_empty() => {
+            Err(error(format!("{section}.url_env"), "it is empty"))
+        }
+        (None, Some(url)) => {
+            let parsed = DatabaseUrl::parse(url).map_err(|m| error(format!("{section}.url"), m))?;
+            if parsed.has_password() {
+                return Err(error(
+                    format!("{section}.url"),
+                    "it contains a password; put the URL in an environment variable and name it with url_env",
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_name(at: &str, what: &str, name: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = name.split('.').collect();
+    if name.trim().is_empty() || parts.iter().any(|p| p.is_empty()) || parts.len() > 2 {
+        return Err(error(
+            at,
+            format!("{what} name \"{name}\" is not a name or schema.name"),
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || c == '"' || c == '`') {
+        return Err(error(
+            at,
+            format!("{what} name \"{name}\" contains quotes or control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(
+    section: &str,
+    url_env: Option<&str>,
+    url: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DatabaseUrl, ConfigError> {
+    let text = match (url_env, url) {
+        (Some(name), _) => env(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            error(
+                format!("{section}.url_env"),
+                format!(
+                    "the environment variable {name} is not set; export it with the database URL"
+                ),
+            )
+        })?,
+        (None, Some(url)) => url.to_owned(),
+        (None, None) => return Err(error(section, "no URL configured")),
+    };
+    DatabaseUrl::parse(&text).map_err(|m| error(format!("{section} URL"), m))
+}
+
+/// The kind of database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineKind::Postgres => "postgres",
+            EngineKind::Mysql => "mysql",
+            EngineKind::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// A database URL. Its `Debug` and `Display` never show the password.
+pub struct DatabaseUrl {
+    full: Zeroizing<String>,
+    engine: EngineKind,
+    redacted: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://`, `postgresql://`, `mysql://`, `mariadb://` or `sqlite:` URLs.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (scheme, rest) = text.split_once(':').ok_or_else(|| {
+            "it is not a URL (expected postgres://, mysql:// or sqlite:)".to_string()
+        })?;
+        let engine = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => EngineKind::Postgres,
+            "mysql" | "mariadb" => EngineKind::Mysql,
+            "sqlite" => EngineKind::Sqlite,
+            other => {
+                return Err(format!(
+                    "the scheme \"{other}\" is not supported (postgres, mysql, mariadb or sqlite)"
+                ));
+            }
+        };
+        let redacted = match engine {
+            EngineKind::Sqlite => text.to_owned(),
+            _ => redact_userinfo(scheme, rest)?,
+        };
+        let full = if scheme.eq_ignore_ascii_case("mariadb") {
+            format!("mysql:{rest}")
+        } else {
+            text.to_owned()
+        };
+        Ok(DatabaseUrl {
+            full: Zeroizing::new(full),
+            engine,
+            redacted,
+        })
+    }
+
+    pub fn engine(&self) -> EngineKind {
+        self.engine
+    }
+
+    /// The URL with its password, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.full
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    fn has_password(&self) -> bool {
+        self.redacted != *self.full && self.engine != EngineKind::Sqlite
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Replaces the password in `scheme://user:password@host/...` and in a
+/// `password=` query parameter.
+fn redact_userinfo(scheme: &str, rest: &str) -> Result<String, String> {
+    let after = rest
+        .strip_prefix("//")
+        .ok_or_else(|| format!("expected {scheme}://host/database"))?;
+    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, tail) = after.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    Ok(format!("{scheme}://{authority}{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> String {
+        Config::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_full_config_parses() {
+        let config = Config::parse(
+            r#"
+            [acceptance]
+            url_env = "ACC_DATABASE_URL"
+            [production]
+            url_env = "PROD_DATABASE_URL"
+            hosts = ["prod-db*.example.org"]
+            [[preserve]]
+            table = "camis.app_user"
+            where = "active"
+            key = ["user_id"]
+            mode = "upsert"
+            [grants]
+            roles = ["app_acc"]
+            [[sanitize]]
+            table = "emer.document"
+            delete_all = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.preserve[0].mode, Mode::Upsert);
+        assert_eq!(config.preserve[0].filter.as_deref(), Some("active"));
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let base = "[acceptance]\nurl_env = \"A\"\n";
+        assert!(
+            parse_err(&format!(
+                "{base}[[preserve]]\ntable = \"t\"\nkeys = [\"id\"]\n"
+            ))
+            .contains("keys")
+        );
+        assert!(
+            parse_err(&format!(
+                "{base}[[preserve]]\ntable = \"t\"\nmode = \"merge\"\n"
+            ))
+            .contains("merge")
+        );
+        assert!(
+            parse_err("[acceptance]\nurl = \"postgres://u:secret@h/db\"\n")
+                .contains("acceptance.url")
+        );
+        assert!(
+            !parse_err("[acceptance]\nurl = \"postgres://u:secret@h/db\"\n").contains("secret")
+        );
+        assert!(parse_err(&format!("{base}[[sanitize]]\ntable = \"t\"\n")).contains("one action"));
+        assert!(parse_err(&format!("{base}[[preserve]]\ntable = \"a.b.c\"\n")).contains("a.b.c"));
+    }
+
+    #[test]
+    fn urls_never_print_their_password() {
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cret@db:5432/camis?password=s3cret&sslmode=off")
+                .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db:5432/camis?password=***&sslmode=off"
+        );
+        assert!(!format!("{url:?} {url}").contains("s3cret"));
+        assert_eq!(url.engine(), EngineKind::Postgres);
+    }
+}

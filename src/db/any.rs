@@ -1,0 +1,90 @@
+//! One engine chosen at run time from the URL's scheme; every call is passed to that engine's module.
+
+use std::io::Read;
+
+use vault_format::StreamWriter;
+
+use super::sqlite::Sqlite;
+use super::{CapturedTable, Engine, Identity, LoadCounts, TableInfo, TableName};
+use crate::config::{DatabaseUrl, EngineKind};
+use crate::exit::ToolError;
+
+/// A connection to whichever engine the URL names.
+pub enum AnyEngine {
+    Sqlite(Sqlite),
+}
+
+/// Connects to the database a URL names. A server that does not answer is
+/// an error naming the URL without its password.
+pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
+    match url.engine() {
+        EngineKind::Sqlite => Ok(AnyEngine::Sqlite(Sqlite::connect(url).await?)),
+        other => Err(ToolError::usage(format!(
+            "{url}: {other} is not supported by this build yet"
+        ))
+        .hint("use a sqlite: URL; PostgreSQL and MySQL support follow in later releases")),
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $db:ident => $call:expr) => {
+        match $self {
+            AnyEngine::Sqlite($db) => $call,
+        }
+    };
+}
+
+impl Engine for AnyEngine {
+    fn kind(&self) -> EngineKind {
+        each!(self, db => db.kind())
+    }
+
+    async fn identity(&mut self) -> Result<Identity, ToolError> {
+        each!(self, db => db.identity().await)
+    }
+
+    async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError> {
+        each!(self, db => db.describe(table).await)
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<(), ToolError> {
+        each!(self, db => db.begin_snapshot().await)
+    }
+
+    async fn capture_rows(
+        &mut self,
+        plan: &CapturedTable,
+        out: &mut StreamWriter,
+    ) -> Result<u64, ToolError> {
+        each!(self, db => db.capture_rows(plan, out).await)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<(), ToolError> {
+        each!(self, db => db.end_snapshot().await)
+    }
+
+    async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        each!(self, db => db.begin_restore(tables).await)
+    }
+
+    async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
+        each!(self, db => db.clear_scope(captured).await)
+    }
+
+    async fn load_rows(
+        &mut self,
+        captured: &CapturedTable,
+        target: &TableInfo,
+        rows: &mut dyn Read,
+    ) -> Result<LoadCounts, ToolError> {
+        each!(self, db => db.load_rows(captured, target, rows).await)
+    }
+
+    async fn commit_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        each!(self, db => db.commit_restore(tables).await)
+    }
+
+    async fn rollback(&mut self) -> Result<(), ToolError> {
+        each!(self, db => db.rollback().await)
+    }
+}

@@ -1,0 +1,189 @@
+//! The databases behind one trait: connect, identify, describe tables, stream rows out, load rows in, in transactions.
+//!
+//! Each engine's SQL lives in its own module; the rest of the tool speaks to
+//! [`Engine`]. A new engine is a new module that implements it.
+
+pub mod any;
+pub mod sqlite;
+
+use std::fmt;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+use vault_format::StreamWriter;
+
+use crate::config::{EngineKind, Mode};
+use crate::exit::ToolError;
+
+/// A table name as configured: `name` or `schema.name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TableName {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl TableName {
+    /// Parses `name` or `schema.name` (validated by the configuration).
+    pub fn parse(text: &str) -> Self {
+        match text.split_once('.') {
+            Some((schema, name)) => TableName {
+                schema: Some(schema.to_owned()),
+                name: name.to_owned(),
+            },
+            None => TableName {
+                schema: None,
+                name: text.to_owned(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// One column of a table as the database describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// The declared type, as the engine spells it.
+    pub data_type: String,
+    pub nullable: bool,
+    pub has_default: bool,
+    /// Computed by the database; never written by a restore.
+    pub generated: bool,
+}
+
+/// A table as the database describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableInfo {
+    pub name: TableName,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    /// Tables this one references by foreign key.
+    pub references: Vec<TableName>,
+}
+
+impl TableInfo {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Which database a vault came from, or a restore goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub engine: EngineKind,
+    pub host: String,
+    pub port: Option<u16>,
+    pub database: String,
+    /// PostgreSQL's system identifier; shared by physical clones, so never
+    /// enough alone to tell two databases apart.
+    pub system_identifier: Option<String>,
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(port) => write!(
+                f,
+                "{} {}:{}/{}",
+                self.engine, self.host, port, self.database
+            ),
+            None => write!(f, "{} {}:{}", self.engine, self.host, self.database),
+        }
+    }
+}
+
+/// What one preserved table's stream records (its metadata in the vault).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapturedTable {
+    pub engine: EngineKind,
+    pub table: TableName,
+    /// The captured columns, in stream order (generated columns are left out).
+    pub columns: Vec<Column>,
+    pub key: Vec<String>,
+    pub filter: Option<String>,
+    pub mode: Mode,
+    /// How the stream's bytes encode rows ("vault-rows-v1", "pg-copy-text").
+    pub encoding: String,
+    pub source: Identity,
+}
+
+/// What a restore did to one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoadCounts {
+    /// Target rows removed before loading (replace mode).
+    pub deleted: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// Captured rows left alone because their key already existed (insert-missing).
+    pub skipped: u64,
+}
+
+/// One database engine. Methods run in the order capture and restore call
+/// them; a restore's changes stay in one transaction until `commit`.
+#[allow(async_fn_in_trait)]
+pub trait Engine {
+    fn kind(&self) -> EngineKind;
+
+    /// Engine, host, port, database and, where it exists, the system identifier.
+    async fn identity(&mut self) -> Result<Identity, ToolError>;
+
+    /// Describes a table; `None` when it does not exist.
+    async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError>;
+
+    /// Starts the read-only, consistent snapshot that every capture reads in.
+    async fn begin_snapshot(&mut self) -> Result<(), ToolError>;
+
+    /// Streams one table's rows (in scope of its filter) into `out`; returns the row count.
+    async fn capture_rows(
+        &mut self,
+        plan: &CapturedTable,
+        out: &mut StreamWriter,
+    ) -> Result<u64, ToolError>;
+
+    /// Ends the snapshot.
+    async fn end_snapshot(&mut self) -> Result<(), ToolError>;
+
+    /// Opens the restore transaction and makes triggers and foreign keys of
+    /// `tables` leave the restored rows alone until commit.
+    async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError>;
+
+    /// Removes the target rows in scope of a replace-mode table (children first).
+    async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError>;
+
+    /// Loads one table's captured rows with its mode.
+    async fn load_rows(
+        &mut self,
+        captured: &CapturedTable,
+        target: &TableInfo,
+        rows: &mut dyn Read,
+    ) -> Result<LoadCounts, ToolError>;
+
+    /// Sets sequences ahead of the restored keys, puts triggers back, checks
+    /// references, and commits.
+    async fn commit_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError>;
+
+    /// Rolls the restore transaction back.
+    async fn rollback(&mut self) -> Result<(), ToolError>;
+}
+
+/// Quotes an identifier with double quotes (PostgreSQL, SQLite).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a possibly schema-qualified table name with double quotes.
+pub fn quote_table(table: &TableName) -> String {
+    match &table.schema {
+        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&table.name)),
+        None => quote_ident(&table.name),
+    }
+}

@@ -1,0 +1,212 @@
+//! `vault restore`, the data step: guard, schema-drift check, then every preserved table back in one transaction.
+
+use serde::Serialize;
+use vault_format::UnlockedVault;
+
+use crate::config::{Config, Mode};
+use crate::db::{CapturedTable, Engine, Identity, LoadCounts, TableInfo};
+use crate::exit::{Exit, ToolError};
+
+/// What the restore did, table by table.
+#[derive(Debug, Serialize)]
+pub struct RestoreSummary {
+    pub target: String,
+    pub dry_run: bool,
+    pub tables: Vec<RestoredTable>,
+    /// Columns the target has and the vault does not (filled by their defaults).
+    pub notes: Vec<String>,
+}
+
+/// One restored table.
+#[derive(Debug, Serialize)]
+pub struct RestoredTable {
+    pub table: String,
+    pub mode: Mode,
+    pub captured_rows: u64,
+    #[serde(flatten)]
+    pub counts: LoadCounts,
+}
+
+/// Reads the tool's metadata of every stream, in the vault's order (parents first).
+pub fn captured_tables(vault: &UnlockedVault) -> Result<Vec<(CapturedTable, u64)>, ToolError> {
+    vault
+        .manifest()
+        .streams
+        .iter()
+        .map(|entry| {
+            serde_json::from_value::<CapturedTable>(entry.metadata.clone())
+                .map(|captured| (captured, entry.row_count))
+                .map_err(|e| {
+                    ToolError::new(
+                        Exit::Problem,
+                        format!(
+                            "stream \"{}\" of the vault does not describe a captured table: {e}",
+                            entry.name
+                        ),
+                    )
+                    .hint("restore only vaults written by `vault capture`")
+                })
+        })
+        .collect()
+}
+
+/// Compares a captured table with the target's: missing columns and new
+/// required columns are errors, new optional columns are notes.
+pub fn check_drift(
+    captured: &CapturedTable,
+    target: &TableInfo,
+    notes: &mut Vec<String>,
+) -> Result<(), ToolError> {
+    let table = &captured.table;
+    for column in &captured.columns {
+        match target.column(&column.name) {
+            None => {
+                return Err(ToolError::usage(format!(
+                    "schema drift: the vault holds column {table}.{} ({}), which the target table does not have; nothing was changed",
+                    column.name, column.data_type
+                ))
+                .hint("add the column back, or capture again from the current schema"));
+            }
+            Some(now) if now.generated => {
+                return Err(ToolError::usage(format!(
+                    "schema drift: column {table}.{} was captured as a stored column ({}) and is now generated; nothing was changed",
+                    column.name, column.data_type
+                ))
+                .hint("capture again from the current schema"));
+            }
+            Some(_) => {}
+        }
+    }
+    for column in &target.columns {
+        if column.generated || captured.columns.iter().any(|c| c.name == column.name) {
+            continue;
+        }
+        if !column.nullable && !column.has_default {
+            return Err(ToolError::usage(format!(
+                "schema drift: the target column {table}.{} ({}) is NOT NULL without a default and the vault has no values for it; nothing was changed",
+                column.name, column.data_type
+            ))
+            .hint("give the column a default, or capture again from the current schema"));
+        }
+        notes.push(format!(
+            "{table}.{}: a new column ({}) that the vault does not hold; restored rows get its default",
+            column.name, column.data_type
+        ));
+    }
+    Ok(())
+}
+
+/// Restores every captured table into `db` in one transaction. The guards
+/// have been checked by the caller; `source` is the vault's origin.
+pub async fn restore<E: Engine>(
+    db: &mut E,
+    vault: &UnlockedVault,
+    config: &Config,
+    target: &Identity,
+    dry_run: bool,
+    progress: &mut dyn std::io::Write,
+) -> Result<RestoreSummary, ToolError> {
+    let mut plan = Vec::new();
+    let mut notes = Vec::new();
+    for (mut captured, rows) in captured_tables(vault)? {
+        if captured.engine != db.kind() {
+            return Err(ToolError::new(
+                Exit::Refused,
+                format!(
+                    "the vault holds {} data and the target is {}",
+                    captured.engine,
+                    db.kind()
+                ),
+            ));
+        }
+        let info = db.describe(&captured.table).await?.ok_or_else(|| {
+            ToolError::usage(format!(
+                "schema drift: the table {} is in the vault but not in the target database; nothing was changed",
+                captured.table
+            ))
+            .hint("create the table, or capture again from the current schema")
+        })?;
+        check_drift(&captured, &info, &mut notes)?;
+        // The mode in the configuration at restore time wins over the one recorded at capture.
+        if let Some(preserve) = config
+            .preserve
+            .iter()
+            .find(|p| p.table == captured.table.to_string())
+        {
+            captured.mode = preserve.mode;
+        }
+        plan.push((captured, info, rows));
+    }
+    let mut summary = RestoreSummary {
+        target: target.to_string(),
+        dry_run,
+        tables: Vec::new(),
+        notes,
+    };
+    if dry_run {
+        for (captured, _, rows) in &plan {
+            summary.tables.push(RestoredTable {
+                table: captured.table.to_string(),
+                mode: captured.mode,
+                captured_rows: *rows,
+                counts: LoadCounts::default(),
+            });
+        }
+        return Ok(summary);
+    }
+    let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
+    db.begin_restore(&infos).await?;
+    match load_all(db, vault, &plan, &mut summary, progress).await {
+        Ok(()) => match db.commit_restore(&infos).await {
+            Ok(()) => Ok(summary),
+            Err(error) => {
+                let _ = db.rollback().await;
+                Err(error)
+            }
+        },
+        Err(error) => {
+            let _ = db.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+async fn load_all<E: Engine>(
+    db: &mut E,
+    vault: &UnlockedVault,
+    plan: &[(CapturedTable, TableInfo, u64)],
+    summary: &mut RestoreSummary,
+    progress: &mut dyn std::io::Write,
+) -> Result<(), ToolError> {
+    // Children are emptied before parents...
+    let mut deleted = vec![0u64; plan.len()];
+    for (i, (captured, _, _)) in plan.iter().enumerate().rev() {
+        if captured.mode == Mode::Replace {
+            deleted[i] = db.clear_scope(captured).await?;
+        }
+    }
+    // ...and parents are loaded before children.
+    for (i, (captured, info, rows)) in plan.iter().enumerate() {
+        let mut reader = vault.stream(&captured.table.to_string())?;
+        let mut counts = db.load_rows(captured, info, &mut reader).await?;
+        counts.deleted = deleted[i];
+        let _ = writeln!(
+            progress,
+            "  {:<32} {:>10} rows  {} inserted, {} updated, {} kept, {} removed first ({})",
+            captured.table.to_string(),
+            rows,
+            counts.inserted,
+            counts.updated,
+            counts.skipped,
+            counts.deleted,
+            captured.mode
+        );
+        summary.tables.push(RestoredTable {
+            table: captured.table.to_string(),
+            mode: captured.mode,
+            captured_rows: *rows,
+            counts,
+        });
+    }
+    Ok(())
+}
