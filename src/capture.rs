@@ -84,7 +84,7 @@ pub async fn plan<E: Engine>(
             key,
             filter: preserve.filter.clone(),
             mode: preserve.mode,
-            encoding: crate::rowcodec::ENCODING.to_owned(),
+            encoding: db.row_encoding().to_owned(),
             source: source.clone(),
         };
         planned.push((captured, info));
@@ -171,6 +171,16 @@ pub async fn capture<E: Engine>(
             rows,
             bytes: entry.plain_len,
         });
+    }
+    let extras = match db.capture_extras(config, &writer).await {
+        Ok(extras) => extras,
+        Err(error) => {
+            let _ = db.end_snapshot().await;
+            return Err(error);
+        }
+    };
+    for extra in &extras {
+        let _ = writeln!(progress, "  {extra}");
     }
     db.end_snapshot().await?;
     let summary = writer.finish().map_err(|e| {

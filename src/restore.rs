@@ -15,6 +15,8 @@ pub struct RestoreSummary {
     pub tables: Vec<RestoredTable>,
     /// Columns the target has and the vault does not (filled by their defaults).
     pub notes: Vec<String>,
+    /// Grants and link definitions put back, one line each.
+    pub extras: Vec<String>,
 }
 
 /// One restored table.
@@ -27,12 +29,14 @@ pub struct RestoredTable {
     pub counts: LoadCounts,
 }
 
-/// Reads the tool's metadata of every stream, in the vault's order (parents first).
+/// Reads the tool's metadata of every table stream, in the vault's order
+/// (parents first). Streams with a `"kind"` (grants, links) are not tables.
 pub fn captured_tables(vault: &UnlockedVault) -> Result<Vec<(CapturedTable, u64)>, ToolError> {
     vault
         .manifest()
         .streams
         .iter()
+        .filter(|entry| entry.metadata.get("kind").is_none())
         .map(|entry| {
             serde_json::from_value::<CapturedTable>(entry.metadata.clone())
                 .map(|captured| (captured, entry.row_count))
@@ -142,6 +146,7 @@ pub async fn restore<E: Engine>(
         dry_run,
         tables: Vec::new(),
         notes,
+        extras: Vec::new(),
     };
     if dry_run {
         for (captured, _, rows) in &plan {
@@ -157,7 +162,7 @@ pub async fn restore<E: Engine>(
     let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
     db.begin_restore(&infos).await?;
     match load_all(db, vault, &plan, &mut summary, progress).await {
-        Ok(()) => match db.commit_restore(&infos).await {
+        Ok(()) => match commit_with_extras(db, vault, config, &infos, &mut summary).await {
             Ok(()) => Ok(summary),
             Err(error) => {
                 let _ = db.rollback().await;
@@ -169,6 +174,17 @@ pub async fn restore<E: Engine>(
             Err(error)
         }
     }
+}
+
+async fn commit_with_extras<E: Engine>(
+    db: &mut E,
+    vault: &UnlockedVault,
+    config: &Config,
+    infos: &[TableInfo],
+    summary: &mut RestoreSummary,
+) -> Result<(), ToolError> {
+    summary.extras = db.restore_extras(vault, config).await?;
+    db.commit_restore(infos).await
 }
 
 async fn load_all<E: Engine>(

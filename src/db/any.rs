@@ -2,11 +2,11 @@
 
 use std::io::Read;
 
-use vault_format::StreamWriter;
+use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
 use super::sqlite::Sqlite;
 use super::{CapturedTable, Engine, Identity, LoadCounts, TableInfo, TableName};
-use crate::config::{DatabaseUrl, EngineKind};
+use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 
 /// A connection to whichever engine the URL names.
@@ -37,6 +37,26 @@ macro_rules! each {
 impl Engine for AnyEngine {
     fn kind(&self) -> EngineKind {
         each!(self, db => db.kind())
+    }
+
+    fn row_encoding(&self) -> &'static str {
+        each!(self, db => db.row_encoding())
+    }
+
+    async fn capture_extras(
+        &mut self,
+        config: &Config,
+        writer: &VaultWriter,
+    ) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.capture_extras(config, writer).await)
+    }
+
+    async fn restore_extras(
+        &mut self,
+        vault: &UnlockedVault,
+        config: &Config,
+    ) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.restore_extras(vault, config).await)
     }
 
     async fn identity(&mut self) -> Result<Identity, ToolError> {

@@ -10,9 +10,9 @@ use std::fmt;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
-use vault_format::StreamWriter;
+use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
-use crate::config::{EngineKind, Mode};
+use crate::config::{Config, EngineKind, Mode};
 use crate::exit::ToolError;
 
 /// A table name as configured: `name` or `schema.name`.
@@ -133,6 +133,9 @@ pub struct LoadCounts {
 pub trait Engine {
     fn kind(&self) -> EngineKind;
 
+    /// How this engine's table streams encode rows (recorded in each stream's metadata).
+    fn row_encoding(&self) -> &'static str;
+
     /// Engine, host, port, database and, where it exists, the system identifier.
     async fn identity(&mut self) -> Result<Identity, ToolError>;
 
@@ -148,6 +151,18 @@ pub trait Engine {
         plan: &CapturedTable,
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError>;
+
+    /// Captures, inside the snapshot, what is not a preserved table: the
+    /// `[grants]` roles' privileges and the link definitions. Each goes into
+    /// its own stream whose metadata has a `"kind"` field. Engines without
+    /// such objects capture nothing.
+    async fn capture_extras(
+        &mut self,
+        _config: &Config,
+        _writer: &VaultWriter,
+    ) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
 
     /// Ends the snapshot.
     async fn end_snapshot(&mut self) -> Result<(), ToolError>;
@@ -166,6 +181,16 @@ pub trait Engine {
         target: &TableInfo,
         rows: &mut dyn Read,
     ) -> Result<LoadCounts, ToolError>;
+
+    /// Puts back, inside the restore transaction, what `capture_extras`
+    /// captured (grants, link definitions); returns one line per change.
+    async fn restore_extras(
+        &mut self,
+        _vault: &UnlockedVault,
+        _config: &Config,
+    ) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
 
     /// Sets sequences ahead of the restored keys, puts triggers back, checks
     /// references, and commits.

@@ -79,6 +79,10 @@ impl Engine for Sqlite {
         EngineKind::Sqlite
     }
 
+    fn row_encoding(&self) -> &'static str {
+        rowcodec::ENCODING
+    }
+
     async fn identity(&mut self) -> Result<Identity, ToolError> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
