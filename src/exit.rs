@@ -87,12 +87,12 @@ impl ToolError {
 /// not one of its keys. A refusal to remove a key slot is a safety guard (4).
 pub fn exit_for(error: &VaultError) -> Exit {
     match error {
-        VaultError::SlotRemovalRefused { .. } => Exit::Refused,
         VaultError::Usage { .. } => Exit::Failed,
         _ => match error.class() {
             ErrorClass::Damaged => Exit::Problem,
             ErrorClass::WrongKey | ErrorClass::Unsupported | ErrorClass::Io => Exit::Failed,
             ErrorClass::Usage => Exit::Usage,
+            ErrorClass::Refused => Exit::Refused,
         },
     }
 }

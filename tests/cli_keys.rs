@@ -340,7 +340,7 @@ fn the_slot_of_the_only_key_given_is_not_removed() {
     .expect(4);
     assert_eq!(
         run.error_line(),
-        "refusing to remove key slot 1: the key given opens no slot that would remain"
+        "refusing to remove key slot 1: the key given opens only this slot; give a key of a slot that stays"
     );
     assert_eq!(slots_of(&file).len(), 2);
 }

@@ -96,6 +96,8 @@ pub enum ErrorClass {
     Unsupported,
     /// The caller asked for something impossible (bad arguments, a missing stream).
     Usage,
+    /// A safety rule refused the request (removing the last key slot).
+    Refused,
     /// The operating system refused a read or write.
     Io,
 }
@@ -145,6 +147,7 @@ impl VaultError {
             | "kdf-too-costly" => ErrorClass::Damaged,
             "unsupported-version" | "unsupported-algorithm" => ErrorClass::Unsupported,
             "wrong-key" => ErrorClass::WrongKey,
+            "slot-removal-refused" => ErrorClass::Refused,
             _ => ErrorClass::Usage,
         }
     }
@@ -176,6 +179,17 @@ impl VaultError {
             "invalid-key-file" => "give a key file made by `vault keygen`",
             "invalid-passphrase" => "give a non-empty passphrase",
             _ => "this is a bug in the caller of vault-format; please report it",
+        }
+    }
+
+    /// The place in the vault that failed, for errors that have one.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            VaultError::Truncated { location, .. }
+            | VaultError::LengthOutOfBounds { location, .. }
+            | VaultError::Damaged { location, .. } => Some(location),
+            VaultError::KdfTooCostly { .. } | VaultError::HeaderTampered => Some(&Location::Header),
+            _ => None,
         }
     }
 

@@ -42,22 +42,26 @@ pub fn remove_key_slot(path: &Path, unlock: &KeyMaterial, slot: u32) -> Result<(
             reason: "it is the vault's last key slot".into(),
         });
     }
+    // Unlock first: a key that opens no slot at all is a wrong key.
     let vault_id = vault.header().vault_id;
-    let opens_another = vault
-        .slots()
-        .iter()
-        .filter(|s| s.number != slot)
-        .map(|s| s.unwrap_key(&vault_id, unlock).map(|k| k.is_some()))
-        .collect::<Result<Vec<bool>>>()?
-        .into_iter()
-        .any(|opens| opens);
-    if !opens_another {
-        return Err(VaultError::SlotRemovalRefused {
-            slot,
-            reason: "the key given opens no slot that would remain".into(),
-        });
-    }
     let unlocked = vault.unlock(unlock)?;
+    if unlocked.opened_slot() == slot {
+        let opens_another = unlocked
+            .vault
+            .slots()
+            .iter()
+            .filter(|s| s.number != slot)
+            .map(|s| s.unwrap_key(&vault_id, unlock).map(|k| k.is_some()))
+            .collect::<Result<Vec<bool>>>()?
+            .into_iter()
+            .any(|opens| opens);
+        if !opens_another {
+            return Err(VaultError::SlotRemovalRefused {
+                slot,
+                reason: "the key given opens only this slot; give a key of a slot that stays".into(),
+            });
+        }
+    }
     unlocked
         .vault
         .conn
