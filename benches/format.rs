@@ -19,11 +19,18 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() {
     if let Ok(phase) = std::env::var(PHASE_ENV) {
-        let args: Vec<PathBuf> = std::env::args_os().skip(1).filter(|a| a != "--bench").map(PathBuf::from).collect();
+        let args: Vec<PathBuf> = std::env::args_os()
+            .skip(1)
+            .filter(|a| a != "--bench")
+            .map(PathBuf::from)
+            .collect();
         run_phase(&phase, &args);
         return;
     }
-    let mib: u64 = std::env::var("VAULT_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let mib: u64 = std::env::var("VAULT_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
     let holder;
     let dir = match std::env::var_os("VAULT_BENCH_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -39,14 +46,26 @@ fn main() {
     let vault = dir.join("bench.vault");
     let _ = std::fs::remove_file(&vault);
     let _ = std::fs::remove_file(&key_path);
-    eprintln!("generating {mib} MiB of synthetic input in {}", dir.display());
+    eprintln!(
+        "generating {mib} MiB of synthetic input in {}",
+        dir.display()
+    );
     let rows_bytes = mib * 1024 * 1024 * 6 / 10;
     write_rows(&rows, rows_bytes);
     write_blobs(&blobs, mib * 1024 * 1024 - rows_bytes);
-    FileKey::generate().unwrap().write_new_file(&key_path).unwrap();
-    let input_bytes = (std::fs::metadata(&rows).unwrap().len() + std::fs::metadata(&blobs).unwrap().len()) as f64;
+    FileKey::generate()
+        .unwrap()
+        .write_new_file(&key_path)
+        .unwrap();
+    let input_bytes =
+        (std::fs::metadata(&rows).unwrap().len() + std::fs::metadata(&blobs).unwrap().len()) as f64;
 
-    let zstd = timed(Command::new("zstd").args(["-3", "-T1", "-q", "-c"]).arg(&rows).arg(&blobs));
+    let zstd = timed(
+        Command::new("zstd")
+            .args(["-3", "-T1", "-q", "-c"])
+            .arg(&rows)
+            .arg(&blobs),
+    );
     let write = timed_phase("write", &[&rows, &blobs, &vault, &key_path]);
     let vault_bytes = std::fs::metadata(&vault).unwrap().len() as f64;
     let sha = timed(Command::new("sha256sum").arg(&vault));
@@ -54,7 +73,11 @@ fn main() {
     let deep = timed_phase("check-deep", &[&vault, &key_path]);
 
     let rate = |bytes: f64, secs: f64| bytes / MIB / secs;
-    println!("input {:.0} MiB (60% row-like text, 40% random blobs); vault file {:.0} MiB", input_bytes / MIB, vault_bytes / MIB);
+    println!(
+        "input {:.0} MiB (60% row-like text, 40% random blobs); vault file {:.0} MiB",
+        input_bytes / MIB,
+        vault_bytes / MIB
+    );
     println!(
         "write:             {:7.1} MiB/s of input   zstd -3 -T1: {:7.1} MiB/s   ratio {:.2} (target >= 0.80)   peak {:.1} MiB",
         rate(input_bytes, write.secs),
@@ -86,7 +109,10 @@ struct Timing {
 /// Runs a command to completion with its output discarded, under `/usr/bin/time -v`.
 fn timed(command: &mut Command) -> Timing {
     let mut wrapped = Command::new("/usr/bin/time");
-    wrapped.arg("-v").arg(command.get_program()).args(command.get_args());
+    wrapped
+        .arg("-v")
+        .arg(command.get_program())
+        .args(command.get_args());
     for (key, value) in command.get_envs() {
         match value {
             Some(value) => wrapped.env(key, value),
@@ -94,16 +120,30 @@ fn timed(command: &mut Command) -> Timing {
         };
     }
     let start = Instant::now();
-    let output = wrapped.stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("run /usr/bin/time");
+    let output = wrapped
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run /usr/bin/time");
     let secs = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{:?} failed:\n{stderr}", command.get_program());
+    assert!(
+        output.status.success(),
+        "{:?} failed:\n{stderr}",
+        command.get_program()
+    );
     let peak_kib: f64 = stderr
         .lines()
-        .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.trim().parse().ok())
         .expect("peak memory in /usr/bin/time -v output");
-    Timing { secs, peak_mib: peak_kib / 1024.0 }
+    Timing {
+        secs,
+        peak_mib: peak_kib / 1024.0,
+    }
 }
 
 /// Runs one phase of this benchmark in a child process, so its peak memory is its own.
@@ -116,10 +156,15 @@ fn run_phase(phase: &str, args: &[PathBuf]) {
     match phase {
         "write" => {
             let key = KeyMaterial::KeyFile(FileKey::read_file(&args[3]).unwrap());
-            let options = WriterOptions { source: "benchmark".into(), ..WriterOptions::default() };
+            let options = WriterOptions {
+                source: "benchmark".into(),
+                ..WriterOptions::default()
+            };
             let writer = VaultWriter::create(&args[2], options, &[&key]).unwrap();
             for (name, input) in [("rows", &args[0]), ("blobs", &args[1])] {
-                let mut stream = writer.stream(name, serde_json::json!({ "input": name })).unwrap();
+                let mut stream = writer
+                    .stream(name, serde_json::json!({ "input": name }))
+                    .unwrap();
                 let mut file = File::open(input).unwrap();
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
@@ -144,7 +189,11 @@ fn run_phase(phase: &str, args: &[PathBuf]) {
             let key = KeyMaterial::KeyFile(FileKey::read_file(&args[1]).unwrap());
             let unlocked = Vault::open(&args[0]).unwrap().unlock(&key).unwrap();
             for entry in &unlocked.manifest().streams {
-                std::io::copy(&mut unlocked.stream(&entry.name).unwrap(), &mut std::io::sink()).unwrap();
+                std::io::copy(
+                    &mut unlocked.stream(&entry.name).unwrap(),
+                    &mut std::io::sink(),
+                )
+                .unwrap();
             }
         }
         other => panic!("unknown phase {other}"),
@@ -169,10 +218,31 @@ impl Rng {
 
 /// Tab-separated rows like a patient-administration table.
 fn write_rows(path: &Path, bytes: u64) {
-    const FIRST: &[&str] = &["Maria", "Jan", "Sophie", "Daan", "Emma", "Lucas", "Julia", "Sem", "Anna", "Noah", "Fatima", "Mohamed"];
-    const LAST: &[&str] = &["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "Yilmaz"];
+    const FIRST: &[&str] = &[
+        "Maria", "Jan", "Sophie", "Daan", "Emma", "Lucas", "Julia", "Sem", "Anna", "Noah",
+        "Fatima", "Mohamed",
+    ];
+    const LAST: &[&str] = &[
+        "Jansen",
+        "de Vries",
+        "van den Berg",
+        "Bakker",
+        "Visser",
+        "Smit",
+        "Meijer",
+        "de Boer",
+        "Mulder",
+        "Yilmaz",
+    ];
     const STATUS: &[&str] = &["active", "inactive", "pending", "archived"];
-    const WARD: &[&str] = &["cardiology", "oncology", "neurology", "pediatrics", "emergency", "geriatrics"];
+    const WARD: &[&str] = &[
+        "cardiology",
+        "oncology",
+        "neurology",
+        "pediatrics",
+        "emergency",
+        "geriatrics",
+    ];
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut written, mut id) = (0u64, 1_000_000u64);

@@ -10,16 +10,19 @@ pub enum Exit {
     /// 0: the command did what it was asked.
     Success,
     /// 1: an error stopped the run (a wrong key, a file the system refused, an
-    /// unsupported vault version).
+    /// unsupported vault version, a database that cannot be opened or that
+    /// rejected a restored row).
     Failed,
     /// 2: bad usage or configuration (a missing argument or key, two key
-    /// sources, a path that does not exist, a file that would be overwritten).
+    /// sources, a path that does not exist, a file that would be overwritten,
+    /// a vault.toml that fails validation, schema drift).
     Usage,
     /// 3: a check found a problem: a vault is damaged, truncated, incomplete
     /// or tampered with.
     Problem,
-    /// 4: refused by a safety guard (removing the last key slot, or the slot
-    /// that the only key given opens).
+    /// 4: refused by a safety guard (a restore into production or into another
+    /// database than the vault's source, removing the last key slot, or the
+    /// slot that the only key given opens).
     Refused,
 }
 

@@ -164,16 +164,26 @@ pub async fn restore<E: Engine>(
     match load_all(db, vault, &plan, &mut summary, progress).await {
         Ok(()) => match commit_with_extras(db, vault, config, &infos, &mut summary).await {
             Ok(()) => Ok(summary),
-            Err(error) => {
-                let _ = db.rollback().await;
-                Err(error)
-            }
+            Err(error) => Err(roll_back(db, error).await),
         },
-        Err(error) => {
-            let _ = db.rollback().await;
-            Err(error)
-        }
+        Err(error) => Err(roll_back(db, error).await),
     }
+}
+
+/// Rolls the restore transaction back after `error`, and says in the error
+/// whether the database is as it was.
+async fn roll_back<E: Engine>(db: &mut E, mut error: ToolError) -> ToolError {
+    match db.rollback().await {
+        Ok(()) if error.message.ends_with("nothing was changed") => {}
+        Ok(()) => error
+            .message
+            .push_str("; the restore was rolled back: nothing was changed"),
+        Err(failed) => error.message.push_str(&format!(
+            "; the rollback failed too ({}); the database discards the unfinished transaction when the connection closes",
+            failed.message
+        )),
+    }
+    error
 }
 
 async fn commit_with_extras<E: Engine>(
@@ -194,7 +204,12 @@ async fn load_all<E: Engine>(
     summary: &mut RestoreSummary,
     progress: &mut dyn std::io::Write,
 ) -> Result<(), ToolError> {
-    // Children are emptied before parents...
+    // Every table's rows are read in first, where an engine stages them...
+    for (captured, info, _) in plan {
+        let mut reader = vault.stream(&captured.table.to_string())?;
+        db.stage_rows(captured, info, &mut reader).await?;
+    }
+    // ...children are emptied before parents...
     let mut deleted = vec![0u64; plan.len()];
     for (i, (captured, _, _)) in plan.iter().enumerate().rev() {
         if captured.mode == Mode::Replace {

@@ -1,6 +1,6 @@
 //! `vault capture`: load the configuration, connect to acceptance, write the vault.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use crate::cli::CaptureArgs;
 use crate::config::Config;
@@ -14,11 +14,20 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         .acceptance_url(&text_env(env))
         .map_err(config_error)?;
     let runtime = crate::runtime()?;
-    let mut progress = std::io::stderr();
+    let mut progress = progress();
     let summary = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
         crate::capture::capture(&mut db, &config, &args.out, &key, &mut progress).await
     })?;
+    for table in &summary.tables {
+        writeln!(
+            out,
+            "  {:<32} {:>10} rows {:>10}",
+            table.table,
+            table.rows,
+            crate::units::bytes(table.bytes)
+        )?;
+    }
     let rows: u64 = summary.tables.iter().map(|t| t.rows).sum();
     let bytes: u64 = summary.tables.iter().map(|t| t.bytes).sum();
     writeln!(
@@ -31,6 +40,17 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         summary.seconds
     )?;
     Ok(Exit::Success)
+}
+
+/// Where per-table progress goes while a command runs: stderr on a
+/// terminal, nowhere otherwise (logs get the report on stdout at the end,
+/// and a failed run's stderr holds only its error).
+pub(crate) fn progress() -> Box<dyn Write> {
+    if std::io::stderr().is_terminal() {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::sink())
+    }
 }
 
 /// Reads and validates vault.toml; a problem is exit 2.

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::RestoreArgs;
-use crate::commands::capture::{config_error, load_config, text_env};
+use crate::commands::capture::{config_error, load_config, progress, text_env};
 use crate::db::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
@@ -20,7 +20,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let vault = vault_format::Vault::open(&args.vault)?.unlock(&key)?;
     let captured = crate::restore::captured_tables(&vault)?;
     let runtime = crate::runtime()?;
-    let mut progress = std::io::stderr();
+    let mut progress = progress();
     let summary = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
@@ -54,6 +54,20 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             )?;
         }
     } else {
+        for table in &summary.tables {
+            let counts = &table.counts;
+            writeln!(
+                out,
+                "  {:<32} {:>10} rows  {} inserted, {} updated, {} kept, {} removed first ({})",
+                table.table,
+                table.captured_rows,
+                counts.inserted,
+                counts.updated,
+                counts.skipped,
+                counts.deleted,
+                table.mode
+            )?;
+        }
         let rows: u64 = summary.tables.iter().map(|t| t.captured_rows).sum();
         writeln!(
             out,

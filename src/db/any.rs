@@ -4,6 +4,7 @@ use std::io::Read;
 
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
+use super::postgres::Postgres;
 use super::sqlite::Sqlite;
 use super::{CapturedTable, Engine, Identity, LoadCounts, TableInfo, TableName};
 use crate::config::{Config, DatabaseUrl, EngineKind};
@@ -11,6 +12,7 @@ use crate::exit::ToolError;
 
 /// A connection to whichever engine the URL names.
 pub enum AnyEngine {
+    Postgres(Postgres),
     Sqlite(Sqlite),
 }
 
@@ -18,17 +20,19 @@ pub enum AnyEngine {
 /// an error naming the URL without its password.
 pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
     match url.engine() {
+        EngineKind::Postgres => Ok(AnyEngine::Postgres(Postgres::connect(url).await?)),
         EngineKind::Sqlite => Ok(AnyEngine::Sqlite(Sqlite::connect(url).await?)),
         other => Err(ToolError::usage(format!(
             "{url}: {other} is not supported by this build yet"
         ))
-        .hint("use a sqlite: URL; PostgreSQL and MySQL support follow in later releases")),
+        .hint("use a postgres: or sqlite: URL; MySQL support follows in a later release")),
     }
 }
 
 macro_rules! each {
     ($self:ident, $db:ident => $call:expr) => {
         match $self {
+            AnyEngine::Postgres($db) => $call,
             AnyEngine::Sqlite($db) => $call,
         }
     };
@@ -85,6 +89,15 @@ impl Engine for AnyEngine {
 
     async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
         each!(self, db => db.begin_restore(tables).await)
+    }
+
+    async fn stage_rows(
+        &mut self,
+        captured: &CapturedTable,
+        target: &TableInfo,
+        rows: &mut dyn Read,
+    ) -> Result<(), ToolError> {
+        each!(self, db => db.stage_rows(captured, target, rows).await)
     }
 
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {

@@ -4,6 +4,7 @@
 //! [`Engine`]. A new engine is a new module that implements it.
 
 pub mod any;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -171,7 +172,24 @@ pub trait Engine {
     /// `tables` leave the restored rows alone until commit.
     async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError>;
 
-    /// Removes the target rows in scope of a replace-mode table (children first).
+    /// Reads one table's captured rows into the restore transaction before
+    /// any target row changes, parents first. Engines that stage rows
+    /// (PostgreSQL: a temporary table, checked there against the target's
+    /// column types) then clear and load from the staged copy and ignore the
+    /// reader `load_rows` gets; the others leave this as it is and read the
+    /// rows in `load_rows`.
+    async fn stage_rows(
+        &mut self,
+        _captured: &CapturedTable,
+        _target: &TableInfo,
+        _rows: &mut dyn Read,
+    ) -> Result<(), ToolError> {
+        Ok(())
+    }
+
+    /// Removes the target rows in scope of a replace-mode table (children
+    /// first). An engine that staged the rows may keep the rows whose key is
+    /// among the captured ones, for `load_rows` to overwrite.
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError>;
 
     /// Loads one table's captured rows with its mode.

@@ -39,10 +39,16 @@ impl Sqlite {
             ))
             .hint("check the URL in the configuration (sqlite:PATH)"));
         }
-        let conn = options
-            .connect()
+        let cannot_open = |e: sqlx::Error| {
+            ToolError::failed(format!("{url}: cannot open the database: {e}"))
+                .hint("check that the URL in the configuration names a SQLite database file")
+        };
+        let mut conn = options.connect().await.map_err(cannot_open)?;
+        // SQLite opens any file lazily; reading the schema proves it is a database.
+        sqlx::raw_sql("SELECT count(*) FROM sqlite_schema")
+            .execute(&mut conn)
             .await
-            .map_err(|e| ToolError::failed(format!("{url}: cannot open the database: {e}")))?;
+            .map_err(cannot_open)?;
         let path = std::fs::canonicalize(&path).unwrap_or(path);
         Ok(Sqlite {
             conn,
@@ -359,8 +365,20 @@ impl Engine for Sqlite {
             .fetch_optional(&mut self.conn)
             .await
             .map_err(|e| query_error(&table.name.to_string(), e))?;
-            if has_sequence.is_some() {
-                // AUTOINCREMENT tables: the next key must come after every restored one.
+            // Only AUTOINCREMENT tables have a row in sqlite_sequence, and
+            // they always have a rowid: a WITHOUT ROWID table has no max(rowid).
+            let autoincrement: Option<i64> = match has_sequence {
+                Some(_) => sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT 1 FROM {schema}.sqlite_sequence WHERE name = ?1"
+                )))
+                .bind(&table.name.name)
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(|e| query_error(&table.name.to_string(), e))?,
+                None => None,
+            };
+            if autoincrement.is_some() {
+                // The next key must come after every restored one.
                 sqlx::query(AssertSqlSafe(format!(
                     "UPDATE {schema}.sqlite_sequence SET seq = (SELECT max(rowid) FROM {t})
                      WHERE name = ?1 AND seq < (SELECT max(rowid) FROM {t})",
@@ -382,7 +400,7 @@ impl Engine for Sqlite {
             if let Some(row) = broken {
                 let (child, parent): (String, String) = (row.get(0), row.get(1));
                 return Err(ToolError::failed(format!(
-                    "table {child}: restored rows refer to rows of {parent} that are not there; nothing was changed"
+                    "table {child}: restored rows refer to rows of {parent} that are not there"
                 ))
                 .hint("preserve the parent table too, or narrow this table's `where`"));
             }
@@ -391,11 +409,28 @@ impl Engine for Sqlite {
         for (_schema, sql) in &triggers {
             self.execute(sql).await?;
         }
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(|e| {
-            ToolError::failed(format!(
-                "the restore could not commit: {e}; rows of other tables refer to rows it removed, and nothing was changed"
-            ))
-        })?;
+        if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
+            // A deferred foreign key fails the COMMIT and leaves the
+            // transaction open: name a table whose rows lost their parent.
+            let broken =
+                sqlx::query("SELECT \"table\", parent FROM pragma_foreign_key_check LIMIT 1")
+                    .fetch_optional(&mut self.conn)
+                    .await
+                    .ok()
+                    .flatten();
+            return Err(match broken {
+                Some(row) => {
+                    let (child, parent): (String, String) = (row.get(0), row.get(1));
+                    ToolError::failed(format!(
+                        "the restore could not commit: rows of {child} refer to rows of {parent} that the restore removed"
+                    ))
+                    .hint(format!(
+                        "preserve {child} too, or restore {parent} with mode = \"upsert\", which removes no row"
+                    ))
+                }
+                None => ToolError::failed(format!("the restore could not commit: {error}")),
+            });
+        }
         Ok(())
     }
 

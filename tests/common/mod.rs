@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod pg;
+pub mod workflow;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -52,6 +52,7 @@ pub(crate) fn check_structure_of(vault: &Vault) -> Result<CheckReport> {
     if !vault.is_committed() {
         return Err(VaultError::Incomplete);
     }
+    crate::reader::check_manifest_length(conn)?;
     let (ciphertext, checksum): (Vec<u8>, Vec<u8>) = conn
         .query_row(
             "SELECT ciphertext, checksum FROM manifest WHERE id = 1",

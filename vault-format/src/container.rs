@@ -45,7 +45,34 @@ CREATE TABLE manifest (
 );
 ";
 
-const TABLES: [&str; 5] = ["vault_header", "key_slot", "stream", "chunk", "manifest"];
+/// Each table of [`SCHEMA`] with its columns, in order.
+const TABLES: [(&str, &[&str]); 5] = [
+    ("vault_header", &["id", "header", "header_mac"]),
+    ("key_slot", &["slot", "body", "checksum"]),
+    (
+        "stream",
+        &[
+            "stream_index",
+            "name",
+            "chunk_count",
+            "row_count",
+            "plain_len",
+            "stored_len",
+        ],
+    ),
+    (
+        "chunk",
+        &[
+            "stream_index",
+            "chunk_index",
+            "flags",
+            "plain_len",
+            "ciphertext",
+            "checksum",
+        ],
+    ),
+    ("manifest", &["id", "ciphertext", "checksum"]),
+];
 
 /// Creates the tables in a new, empty partial file.
 pub(crate) fn create(path: &Path) -> Result<Connection> {
@@ -93,7 +120,7 @@ pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
             ),
         });
     }
-    for table in TABLES {
+    for (table, columns) in TABLES {
         let found: i64 = conn.query_row(
             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
             [table],
@@ -104,8 +131,33 @@ pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
                 reason: format!("the table {table} is missing"),
             });
         }
+        check_columns(&conn, table, columns)?;
     }
     Ok(conn)
+}
+
+/// Refuses a table whose columns differ from the schema. A generated column
+/// in particular would be computed by SQLite as it is read, so a small file
+/// could make the reader build values of any size (SPEC.md section 2).
+fn check_columns(conn: &Connection, table: &str, columns: &[&str]) -> Result<()> {
+    let mut query = conn.prepare("SELECT name, hidden FROM pragma_table_xinfo(?1) ORDER BY cid")?;
+    let found = query
+        .query_map([table], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let same = found.len() == columns.len()
+        && found
+            .iter()
+            .zip(columns)
+            .all(|((name, hidden), expected)| name == expected && *hidden == 0);
+    if same {
+        Ok(())
+    } else {
+        Err(VaultError::NotAVault {
+            reason: format!("the table {table} does not have the columns of a vault"),
+        })
+    }
 }
 
 /// A file that SQLite cannot read as a database is not a vault.

@@ -58,7 +58,8 @@ pub fn remove_key_slot(path: &Path, unlock: &KeyMaterial, slot: u32) -> Result<(
         if !opens_another {
             return Err(VaultError::SlotRemovalRefused {
                 slot,
-                reason: "the key given opens only this slot; give a key of a slot that stays".into(),
+                reason: "the key given opens only this slot; give a key of a slot that stays"
+                    .into(),
             });
         }
     }

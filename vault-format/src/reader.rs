@@ -494,13 +494,8 @@ fn read_stream_index(conn: &Connection) -> Result<Vec<StreamInfo>> {
     Ok(streams)
 }
 
-/// Reads, bounds and decrypts the manifest.
-pub(crate) fn read_manifest(
-    conn: &Connection,
-    keys: &VaultKeys,
-    vault_id: &[u8; 16],
-    header: &[u8],
-) -> Result<Manifest> {
+/// Refuses a missing manifest, or one over its bound, before reading it (SPEC.md section 7).
+pub(crate) fn check_manifest_length(conn: &Connection) -> Result<()> {
     let length: Option<i64> = conn
         .query_row(
             "SELECT length(ciphertext) FROM manifest WHERE id = 1",
@@ -515,6 +510,17 @@ pub(crate) fn read_manifest(
             detail: format!("{length} bytes is outside the bound of {MAX_MANIFEST_LEN}"),
         });
     }
+    Ok(())
+}
+
+/// Reads, bounds and decrypts the manifest.
+pub(crate) fn read_manifest(
+    conn: &Connection,
+    keys: &VaultKeys,
+    vault_id: &[u8; 16],
+    header: &[u8],
+) -> Result<Manifest> {
+    check_manifest_length(conn)?;
     let (ciphertext, checksum): (Vec<u8>, Vec<u8>) = conn
         .query_row(
             "SELECT ciphertext, checksum FROM manifest WHERE id = 1",

@@ -9,9 +9,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 
-use crate::crypto::{self, VaultKeys, FLAG_LAST, FLAG_ZSTD};
+use crate::crypto::{self, FLAG_LAST, FLAG_ZSTD, VaultKeys};
 use crate::error::{Location, Result, VaultError};
 
 /// What every chunk of one vault is sealed with.
@@ -47,7 +47,11 @@ struct ProgressState {
 
 impl StreamProgress {
     pub(crate) fn new(name: &str) -> Arc<Self> {
-        Arc::new(StreamProgress { name: name.to_owned(), state: Mutex::default(), settled: Condvar::new() })
+        Arc::new(StreamProgress {
+            name: name.to_owned(),
+            state: Mutex::default(),
+            settled: Condvar::new(),
+        })
     }
 
     /// The first failure of a chunk of this stream, if any.
@@ -82,14 +86,20 @@ pub(crate) struct Sealer {
 
 impl Sealer {
     pub(crate) fn start(context: Arc<SealContext>, conn: Arc<Mutex<Connection>>) -> Result<Self> {
-        let workers_wanted = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let workers_wanted = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
         let (sender, receiver) = mpsc::sync_channel::<Job>(workers_wanted);
         let receiver = Arc::new(Mutex::new(receiver));
         let spare = Arc::new(Mutex::new(Vec::new()));
         let mut workers = Vec::with_capacity(workers_wanted);
         for n in 0..workers_wanted {
-            let (context, conn, receiver, spare) =
-                (Arc::clone(&context), Arc::clone(&conn), Arc::clone(&receiver), Arc::clone(&spare));
+            let (context, conn, receiver, spare) = (
+                Arc::clone(&context),
+                Arc::clone(&conn),
+                Arc::clone(&receiver),
+                Arc::clone(&spare),
+            );
             let worker = std::thread::Builder::new()
                 .name(format!("vault-seal-{n}"))
                 .spawn(move || work(&context, &conn, &receiver, &spare))
@@ -97,7 +107,12 @@ impl Sealer {
             workers.push(worker);
         }
         let chunk_size = context.chunk_size;
-        Ok(Sealer { jobs: Some(sender), workers, spare, chunk_size })
+        Ok(Sealer {
+            jobs: Some(sender),
+            workers,
+            spare,
+            chunk_size,
+        })
     }
 
     /// An empty buffer of chunk capacity, reused when one is free.
@@ -116,11 +131,19 @@ impl Sealer {
         plain: Vec<u8>,
     ) -> Result<()> {
         lock_state(&progress.state).outstanding += 1;
-        let job = Job { progress: Arc::clone(progress), stream_index, chunk_index, last, plain };
+        let job = Job {
+            progress: Arc::clone(progress),
+            stream_index,
+            chunk_index,
+            last,
+            plain,
+        };
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
         if !matches!(sent, Some(Ok(()))) {
             lock_state(&progress.state).outstanding -= 1;
-            return Err(VaultError::Usage { detail: "the sealing workers have stopped".into() });
+            return Err(VaultError::Usage {
+                detail: "the sealing workers have stopped".into(),
+            });
         }
         Ok(())
     }
@@ -181,8 +204,12 @@ fn seal(
     compressed: &mut Vec<u8>,
     job: &Job,
 ) -> Result<u64> {
-    let location = || Location::Chunk { stream: job.progress.name.clone(), chunk: job.chunk_index };
-    let compressor = compressor.ok_or_else(|| VaultError::damaged(location(), "zstd could not start"))?;
+    let location = || Location::Chunk {
+        stream: job.progress.name.clone(),
+        chunk: job.chunk_index,
+    };
+    let compressor =
+        compressor.ok_or_else(|| VaultError::damaged(location(), "zstd could not start"))?;
     let plain = &job.plain;
     let plain_len = u32::try_from(plain.len()).expect("chunks are at most 16 MiB");
     compressed.clear();
@@ -198,14 +225,29 @@ fn seal(
         flags |= FLAG_LAST;
     }
     let nonce = crypto::chunk_nonce(job.stream_index, job.chunk_index);
-    let ad = crypto::chunk_ad(&context.vault_id, job.stream_index, job.chunk_index, flags, plain_len);
+    let ad = crypto::chunk_ad(
+        &context.vault_id,
+        job.stream_index,
+        job.chunk_index,
+        flags,
+        plain_len,
+    );
     let ciphertext = crypto::seal(&context.keys.payload, &nonce, stored, &ad);
     let checksum = crypto::sha256(&ciphertext);
-    let conn = conn.lock().map_err(|_| VaultError::Usage { detail: "a sealing worker panicked".into() })?;
+    let conn = conn.lock().map_err(|_| VaultError::Usage {
+        detail: "a sealing worker panicked".into(),
+    })?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO chunk (stream_index, chunk_index, flags, plain_len, ciphertext, checksum)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    insert.execute(params![job.stream_index, job.chunk_index as i64, flags, plain_len, ciphertext, checksum])?;
+    insert.execute(params![
+        job.stream_index,
+        job.chunk_index as i64,
+        flags,
+        plain_len,
+        ciphertext,
+        checksum
+    ])?;
     Ok(ciphertext.len() as u64)
 }

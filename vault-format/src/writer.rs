@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use crate::atomic::PartialFile;
 use crate::crypto::{self, VaultKeys};
 use crate::error::{Result, VaultError};
-use crate::sealer::{SealContext, Sealer, StreamProgress};
 use crate::header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header};
 use crate::keys::{DataKey, KdfParams, KeyMaterial};
 use crate::manifest::{Manifest, StreamEntry};
+use crate::sealer::{SealContext, Sealer, StreamProgress};
 use crate::slot::KeySlot;
 
 /// How a new vault is written.
@@ -77,10 +77,14 @@ impl VaultWriter {
     /// Starts a vault that will be published at `path`, openable by each of `keys`.
     pub fn create(path: &Path, options: WriterOptions, keys: &[&KeyMaterial]) -> Result<Self> {
         if keys.is_empty() {
-            return Err(VaultError::Usage { detail: "a vault needs at least one key".into() });
+            return Err(VaultError::Usage {
+                detail: "a vault needs at least one key".into(),
+            });
         }
         if path.exists() {
-            return Err(VaultError::AlreadyExists { path: path.to_owned() });
+            return Err(VaultError::AlreadyExists {
+                path: path.to_owned(),
+            });
         }
         let header = Header {
             format_version: FORMAT_VERSION,
@@ -91,8 +95,9 @@ impl VaultWriter {
             source: options.source.clone(),
         };
         header.validate_for_writing()?;
-        zstd::bulk::Compressor::new(options.compression_level)
-            .map_err(|e| VaultError::Usage { detail: format!("zstd level {}: {e}", options.compression_level) })?;
+        zstd::bulk::Compressor::new(options.compression_level).map_err(|e| VaultError::Usage {
+            detail: format!("zstd level {}: {e}", options.compression_level),
+        })?;
         let partial = PartialFile::create_beside(path)?;
         let conn = crate::container::create(partial.path())?;
         let data_key = DataKey::generate()?;
@@ -135,13 +140,21 @@ impl VaultWriter {
     pub fn stream(&self, name: &str, metadata: serde_json::Value) -> Result<StreamWriter> {
         let mut registry = lock(&self.registry)?;
         if registry.iter().any(|s| s.name == name) {
-            return Err(VaultError::Usage { detail: format!("stream \"{name}\" is written twice") });
+            return Err(VaultError::Usage {
+                detail: format!("stream \"{name}\" is written twice"),
+            });
         }
         let index = u32::try_from(registry.len())
             .ok()
             .filter(|&i| i < crypto::MANIFEST_STREAM_INDEX)
-            .ok_or_else(|| VaultError::Usage { detail: "too many streams".into() })?;
-        registry.push(StreamState { name: name.to_owned(), metadata, finished: None });
+            .ok_or_else(|| VaultError::Usage {
+                detail: "too many streams".into(),
+            })?;
+        registry.push(StreamState {
+            name: name.to_owned(),
+            metadata,
+            finished: None,
+        });
         Ok(StreamWriter {
             conn: Arc::clone(&self.conn),
             registry: Arc::clone(&self.registry),
@@ -161,7 +174,15 @@ impl VaultWriter {
     /// Writes the manifest, reads the file back, and publishes it under
     /// its final name. Fails if any stream was left unfinished.
     pub fn finish(self) -> Result<VaultSummary> {
-        let VaultWriter { conn, registry, sealer, context, header_bytes, final_path, partial } = self;
+        let VaultWriter {
+            conn,
+            registry,
+            sealer,
+            context,
+            header_bytes,
+            final_path,
+            partial,
+        } = self;
         let states = std::mem::take(&mut *lock(&registry)?);
         let mut streams = Vec::with_capacity(states.len());
         for state in states {
@@ -170,13 +191,18 @@ impl VaultWriter {
             })?;
             streams.push(entry);
         }
-        let mut sealer = Arc::try_unwrap(sealer)
-            .map_err(|_| VaultError::Usage { detail: "a stream writer is still open".into() })?;
+        let mut sealer = Arc::try_unwrap(sealer).map_err(|_| VaultError::Usage {
+            detail: "a stream writer is still open".into(),
+        })?;
         sealer.stop();
         let conn = Arc::try_unwrap(conn)
-            .map_err(|_| VaultError::Usage { detail: "a stream writer is still open".into() })?
+            .map_err(|_| VaultError::Usage {
+                detail: "a stream writer is still open".into(),
+            })?
             .into_inner()
-            .map_err(|_| VaultError::Usage { detail: "a sealing worker panicked".into() })?;
+            .map_err(|_| VaultError::Usage {
+                detail: "a sealing worker panicked".into(),
+            })?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             vault_id: hex::encode(context.vault_id),
@@ -194,7 +220,11 @@ impl VaultWriter {
 
         crate::reader::verify_written(partial.path(), &context.keys, &manifest)?;
         partial.publish(&final_path, false)?;
-        Ok(VaultSummary { path: final_path, vault_id: context.vault_id, streams: manifest.streams })
+        Ok(VaultSummary {
+            path: final_path,
+            vault_id: context.vault_id,
+            streams: manifest.streams,
+        })
     }
 }
 
@@ -274,7 +304,8 @@ impl StreamWriter {
         self.hasher.update(&self.pending);
         self.plain_len += self.pending.len() as u64;
         let plain = std::mem::replace(&mut self.pending, self.sealer.buffer());
-        self.sealer.submit(&self.progress, self.index, self.chunk_index, last, plain)?;
+        self.sealer
+            .submit(&self.progress, self.index, self.chunk_index, last, plain)?;
         self.chunk_index += 1;
         Ok(())
     }

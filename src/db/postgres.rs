@@ -1,0 +1,412 @@
+//! PostgreSQL through sqlx: COPY out of one read-only repeatable-read snapshot, COPY into staging tables and one statement per mode inside one restore transaction.
+//!
+//! The SQL of each part lives in a submodule: [`load`] (the restore
+//! transaction: staging, schema drift, modes, sequences, triggers),
+//! [`grants`] (the `[grants]` roles' privileges) and [`links`] (foreign
+//! servers and user mappings). docs/postgres.md explains the choices.
+
+mod grants;
+mod links;
+mod load;
+
+use std::io::Read;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
+
+use super::{
+    CapturedTable, Column, Engine, Identity, LoadCounts, TableInfo, TableName, quote_ident,
+};
+use crate::config::{Config, DatabaseUrl, EngineKind};
+use crate::exit::ToolError;
+use crate::guard::UrlTarget;
+
+/// How PostgreSQL table streams encode rows: the bytes of `COPY ... TO STDOUT`
+/// in text format, one line per row.
+pub const ROW_ENCODING: &str = "pg-copy-text";
+
+/// How long a server may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Session settings that fix how COPY's text format spells values, so that
+/// what one session writes another reads back exactly, whatever the server's
+/// defaults: ISO dates, shortest-exact floats, hex bytea, UTC time stamps,
+/// and backslashes that are plain characters in literals.
+const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
+     SET extra_float_digits = 3; SET bytea_output = 'hex'; SET TimeZone = 'UTC'; \
+     SET standard_conforming_strings = on; SET client_min_messages = warning";
+
+/// A connection to one PostgreSQL database.
+pub struct Postgres {
+    conn: PgConnection,
+    /// Host and port as the URL names them (see [`Postgres::identity`]).
+    target: UrlTarget,
+    restore: load::RestoreState,
+}
+
+impl Postgres {
+    /// Connects to the database a `postgres://` URL names. A server that
+    /// does not answer is one error naming the URL without its password.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {
+        let options: PgConnectOptions = url.expose().parse().map_err(|_| {
+            ToolError::usage(format!("{url}: not a valid PostgreSQL URL"))
+                .hint("write it as postgres://USER@HOST:PORT/DATABASE")
+        })?;
+        let options = options.application_name("vault");
+        let unreachable = |cause: String| {
+            ToolError::failed(format!("{url}: cannot connect to PostgreSQL: {cause}")).hint(
+                "check that the server is running and that the URL's host, port, user and database are right",
+            )
+        };
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "the server did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Ok(conn)) => conn,
+        };
+        sqlx::raw_sql(SESSION_SETTINGS)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        Ok(Postgres {
+            conn,
+            target: UrlTarget::of(url),
+            restore: load::RestoreState::default(),
+        })
+    }
+
+    /// Runs statements that return nothing.
+    async fn execute(&mut self, sql: &str) -> Result<(), ToolError> {
+        execute(&mut self.conn, sql).await
+    }
+
+    /// The table's OID and kind; `None` when there is no such relation.
+    async fn relation(&mut self, table: &TableName) -> Result<Option<(i64, String)>, ToolError> {
+        let row = sqlx::query(
+            "SELECT c.oid::int8, c.relkind::text FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2",
+        )
+        .bind(schema_of(table))
+        .bind(&table.name)
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(|e| pg_error(&table.to_string(), e))?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+}
+
+/// The schema of a configured name: an unqualified name means `public`,
+/// whatever the session's search_path (docs/postgres.md).
+pub(crate) fn schema_of(table: &TableName) -> &str {
+    table.schema.as_deref().unwrap_or("public")
+}
+
+/// The table's name for SQL, always schema-qualified and quoted.
+pub(crate) fn qualified(table: &TableName) -> String {
+    format!(
+        "{}.{}",
+        quote_ident(schema_of(table)),
+        quote_ident(&table.name)
+    )
+}
+
+/// The bytes and metadata of the vault stream whose metadata `kind` is
+/// `kind` (grants, foreign servers); `None` when the vault has none.
+fn read_extra(
+    vault: &UnlockedVault,
+    kind: &str,
+) -> Result<Option<(serde_json::Value, Vec<u8>)>, ToolError> {
+    let Some(entry) = vault
+        .manifest()
+        .streams
+        .iter()
+        .find(|entry| entry.metadata.get("kind").and_then(|k| k.as_str()) == Some(kind))
+    else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    vault
+        .stream(&entry.name)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
+    Ok(Some((entry.metadata.clone(), bytes)))
+}
+
+/// Runs statements that return nothing.
+async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), ToolError> {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    Ok(())
+}
+
+/// An error from the server, naming the table when there is one.
+///
+/// Data exceptions (SQLSTATE class 22) quote the offending value in their
+/// message; a value may be a patient's data, so those are reported by code
+/// and column only.
+pub(crate) fn pg_error(table: &str, error: sqlx::Error) -> ToolError {
+    let at = if table.is_empty() {
+        String::new()
+    } else {
+        format!("table {table}: ")
+    };
+    ToolError::failed(format!("{at}PostgreSQL: {}", describe_error(&error)))
+}
+
+/// The server's message, without the values that data exceptions quote.
+pub(crate) fn describe_error(error: &sqlx::Error) -> String {
+    let Some(db) = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<PgDatabaseError>())
+    else {
+        return error.to_string();
+    };
+    if db.code().starts_with("22") {
+        let column = db
+            .column()
+            .map(|c| format!(" in column {c}"))
+            .unwrap_or_default();
+        return format!(
+            "a value does not fit its type{column} (SQLSTATE {}; the value is not shown)",
+            db.code()
+        );
+    }
+    db.message().to_owned()
+}
+
+impl Engine for Postgres {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Postgres
+    }
+
+    fn row_encoding(&self) -> &'static str {
+        ROW_ENCODING
+    }
+
+    /// Host and port are the URL's (localhost and ::1 read as 127.0.0.1),
+    /// like the production guard's; the database is `current_database()`.
+    async fn identity(&mut self) -> Result<Identity, ToolError> {
+        let row = sqlx::query(
+            "SELECT current_database()::text,
+                    CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                         THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system())
+                    END",
+        )
+        .fetch_one(&mut self.conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+        Ok(Identity {
+            engine: EngineKind::Postgres,
+            host: self.target.host.clone(),
+            port: self.target.port,
+            database: row.get(0),
+            system_identifier: row.get(1),
+        })
+    }
+
+    async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError> {
+        let at = table.to_string();
+        let Some((oid, kind)) = self.relation(table).await? else {
+            return Ok(None);
+        };
+        if kind != "r" && kind != "p" {
+            return Err(ToolError::usage(format!(
+                "{table} is a {}, not a table; only tables can be preserved",
+                relation_kind(&kind)
+            ))
+            .hint("preserve the tables behind it"));
+        }
+        let columns = sqlx::query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+                    a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
+             FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum",
+        )
+        .bind(oid)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| pg_error(&at, e))?
+        .into_iter()
+        .map(|row| Column {
+            name: row.get(0),
+            data_type: row.get(1),
+            nullable: row.get(2),
+            has_default: row.get(3),
+            generated: row.get(4),
+        })
+        .collect();
+        let primary_key = sqlx::query_scalar(
+            "SELECT a.attname::text
+             FROM pg_catalog.pg_index i
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE i.indrelid = $1::oid AND i.indisprimary
+             ORDER BY k.ord",
+        )
+        .bind(oid)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| pg_error(&at, e))?;
+        let references = sqlx::query(
+            "SELECT DISTINCT n.nspname::text, c.relname::text
+             FROM pg_catalog.pg_constraint k
+             JOIN pg_catalog.pg_class c ON c.oid = k.confrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE k.conrelid = $1::oid AND k.contype = 'f'
+             ORDER BY 1, 2",
+        )
+        .bind(oid)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| pg_error(&at, e))?
+        .into_iter()
+        .map(|row| {
+            let schema: String = row.get(0);
+            // Spelled like the configuration spells its tables, so that the
+            // capture can order parents before children.
+            TableName {
+                schema: (table.schema.is_some() || schema != "public").then_some(schema),
+                name: row.get(1),
+            }
+        })
+        .collect();
+        Ok(Some(TableInfo {
+            name: table.clone(),
+            columns,
+            primary_key,
+            references,
+        }))
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<(), ToolError> {
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+    }
+
+    /// `COPY (SELECT ... ORDER BY key) TO STDOUT` in text format, streamed
+    /// into the vault as it arrives; rows are the lines it ends.
+    async fn capture_rows(
+        &mut self,
+        plan: &CapturedTable,
+        out: &mut StreamWriter,
+    ) -> Result<u64, ToolError> {
+        let at = plan.table.to_string();
+        let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let mut sql = format!(
+            "COPY (SELECT {} FROM {}",
+            columns.join(", "),
+            qualified(&plan.table)
+        );
+        if let Some(filter) = &plan.filter {
+            sql.push_str(&format!(" WHERE ({filter})"));
+        }
+        if !plan.key.is_empty() {
+            let key: Vec<String> = plan.key.iter().map(|k| quote_ident(k)).collect();
+            sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
+        }
+        sql.push_str(") TO STDOUT");
+        let mut copy = self
+            .conn
+            .copy_out_raw(&sql)
+            .await
+            .map_err(|e| pg_error(&at, e))?;
+        let mut rows = 0u64;
+        while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {
+            // The text format escapes newlines inside values: each row is one line.
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            out.write_bytes(&chunk)?;
+        }
+        out.add_rows(rows);
+        Ok(rows)
+    }
+
+    async fn capture_extras(
+        &mut self,
+        config: &Config,
+        writer: &VaultWriter,
+    ) -> Result<Vec<String>, ToolError> {
+        let mut lines = Vec::new();
+        if let Some(line) = grants::capture(&mut self.conn, config, writer).await? {
+            lines.push(line);
+        }
+        lines.push(links::capture(&mut self.conn, writer).await?);
+        Ok(lines)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<(), ToolError> {
+        self.execute("COMMIT").await
+    }
+
+    async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        load::begin(&mut self.conn, &mut self.restore, tables).await
+    }
+
+    async fn stage_rows(
+        &mut self,
+        captured: &CapturedTable,
+        target: &TableInfo,
+        rows: &mut dyn Read,
+    ) -> Result<(), ToolError> {
+        load::stage(&mut self.conn, &mut self.restore, captured, target, rows).await
+    }
+
+    async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
+        load::clear_scope(&mut self.conn, &self.restore, captured).await
+    }
+
+    async fn load_rows(
+        &mut self,
+        captured: &CapturedTable,
+        target: &TableInfo,
+        rows: &mut dyn Read,
+    ) -> Result<LoadCounts, ToolError> {
+        if self.restore.staged(&captured.table).is_none() {
+            load::stage(&mut self.conn, &mut self.restore, captured, target, rows).await?;
+        }
+        load::merge(&mut self.conn, &self.restore, captured).await
+    }
+
+    async fn restore_extras(
+        &mut self,
+        vault: &UnlockedVault,
+        _config: &Config,
+    ) -> Result<Vec<String>, ToolError> {
+        let mut lines = grants::restore(&mut self.conn, vault).await?;
+        lines.extend(links::restore(&mut self.conn, vault).await?);
+        Ok(lines)
+    }
+
+    async fn commit_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        load::commit(&mut self.conn, &mut self.restore, tables).await
+    }
+
+    async fn rollback(&mut self) -> Result<(), ToolError> {
+        // A lost connection needs no rollback: the server rolls back an
+        // open transaction when its connection ends.
+        self.restore = load::RestoreState::default();
+        self.execute("ROLLBACK").await
+    }
+}
+
+fn relation_kind(kind: &str) -> &'static str {
+    match kind {
+        "v" => "view",
+        "m" => "materialized view",
+        "f" => "foreign table",
+        "S" => "sequence",
+        "i" | "I" => "index",
+        "c" => "composite type",
+        _ => "relation",
+    }
+}

@@ -1,0 +1,425 @@
+//! The `[grants]` roles' privileges on every object of the database, read from the catalogs' ACLs at capture and put back exactly at restore.
+//!
+//! Objects are named, not numbered (OIDs differ between databases): a
+//! database, schemas, tables (with views, materialized views and foreign
+//! tables), sequences, columns, routines and foreign servers. The SQL that a
+//! restore runs names objects the way the target's own catalog spells them;
+//! from the vault it takes only privilege keywords (checked against a list)
+//! and the configured role names (quoted).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::postgres::PgConnection;
+use vault_format::{UnlockedVault, VaultWriter};
+
+use super::{execute, pg_error, read_extra};
+use crate::config::Config;
+use crate::db::quote_ident;
+use crate::exit::{Exit, ToolError};
+
+const STREAM: &str = "extras/pg-grants";
+const KIND: &str = "pg-grants";
+
+/// Privilege keywords a restore may write into GRANT and REVOKE.
+const PRIVILEGES: [&str; 13] = [
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "EXECUTE",
+    "USAGE",
+    "CREATE",
+    "CONNECT",
+    "TEMPORARY",
+    "MAINTAIN",
+];
+
+/// One privilege of one role on one object: one line of the grants stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Grant {
+    #[serde(flatten)]
+    object: Object,
+    role: String,
+    privilege: String,
+    grantable: bool,
+}
+
+/// An object by name. The database is the current one, whatever its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Object {
+    /// database, schema, table, sequence, column, routine, foreign-server.
+    kind: String,
+    schema: Option<String>,
+    name: String,
+    /// The column of a column privilege, the argument types of a routine.
+    sub: Option<String>,
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind == "database" {
+            return f.write_str("the database");
+        }
+        write!(f, "{} ", self.kind)?;
+        if let Some(schema) = &self.schema {
+            write!(f, "{schema}.")?;
+        }
+        f.write_str(&self.name)?;
+        match (self.kind.as_str(), &self.sub) {
+            ("column", Some(column)) => write!(f, ".{column}"),
+            (_, Some(args)) => write!(f, "({args})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Every object that can hold a privilege, with the SQL that names it in
+/// this database (`target`; for a column, its table) and its ACL, the
+/// owner's defaults when none was ever granted.
+macro_rules! objects {
+    () => {
+        "WITH objects AS (
+           SELECT 'database' AS kind, NULL::text AS schema, ''::text AS name, NULL::text AS sub,
+                  quote_ident(d.datname) AS target, coalesce(d.datacl, acldefault('d', d.datdba)) AS acl
+           FROM pg_catalog.pg_database d WHERE d.datname = current_database()
+           UNION ALL
+           SELECT 'schema', NULL, n.nspname::text, NULL, quote_ident(n.nspname),
+                  coalesce(n.nspacl, acldefault('n', n.nspowner))
+           FROM pg_catalog.pg_namespace n
+           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+           UNION ALL
+           SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname::text,
+                  c.relname::text, NULL, c.oid::regclass::text,
+                  coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+           UNION ALL
+           SELECT 'column', n.nspname::text, c.relname::text, a.attname::text, c.oid::regclass::text, a.attacl
+           FROM pg_catalog.pg_attribute a
+           JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
+             AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+           UNION ALL
+           SELECT 'routine', n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid),
+                  p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner))
+           FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+           UNION ALL
+           SELECT 'foreign-server', NULL, s.srvname::text, NULL, quote_ident(s.srvname),
+                  coalesce(s.srvacl, acldefault('S', s.srvowner))
+           FROM pg_catalog.pg_foreign_server s
+         ) "
+    };
+}
+
+/// The roles' privileges: kind, schema, name, sub, target, role, privilege, grantable.
+const HELD: &str = concat!(
+    objects!(),
+    "SELECT o.kind, o.schema, o.name, o.sub, o.target, r.role, a.privilege_type, bool_or(a.is_grantable)
+     FROM objects o
+     CROSS JOIN LATERAL aclexplode(o.acl) AS a
+     JOIN unnest($1::text[]) AS r(role)
+       ON r.role = CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END
+     GROUP BY 1, 2, 3, 4, 5, 6, 7
+     ORDER BY 1, 2, 3, 4, 6, 7"
+);
+
+/// Every object but columns, with its target SQL.
+const ALL_OBJECTS: &str = concat!(
+    objects!(),
+    "SELECT kind, schema, name, sub, target FROM objects WHERE kind <> 'column'"
+);
+
+/// The configured roles, `public` (any case) meaning PUBLIC.
+fn configured_roles(config: &Config) -> Vec<String> {
+    let mut roles: Vec<String> = config
+        .grants
+        .iter()
+        .flat_map(|g| &g.roles)
+        .map(|r| {
+            if r.eq_ignore_ascii_case("public") {
+                "public".to_owned()
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// Roles that the database's cluster does not have.
+async fn missing_roles(conn: &mut PgConnection, roles: &[String]) -> Result<Vec<String>, ToolError> {
+    sqlx::query_scalar(
+        "SELECT r FROM unnest($1::text[]) AS r
+         WHERE r <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r)",
+    )
+    .bind(roles)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| pg_error("", e))
+}
+
+/// The privileges the roles hold now, each with its object's target SQL.
+async fn held(
+    conn: &mut PgConnection,
+    roles: &[String],
+) -> Result<Vec<(Grant, String)>, ToolError> {
+    let rows = sqlx::query(HELD)
+        .bind(roles)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let grant = Grant {
+                object: Object {
+                    kind: row.get(0),
+                    schema: row.get(1),
+                    name: row.get(2),
+                    sub: row.get(3),
+                },
+                role: row.get(5),
+                privilege: row.get(6),
+                grantable: row.get(7),
+            };
+            (grant, row.get(4))
+        })
+        .collect())
+}
+
+/// Captures the `[grants]` roles' privileges into their own stream.
+pub(super) async fn capture(
+    conn: &mut PgConnection,
+    config: &Config,
+    writer: &VaultWriter,
+) -> Result<Option<String>, ToolError> {
+    let roles = configured_roles(config);
+    if roles.is_empty() {
+        return Ok(None);
+    }
+    let missing = missing_roles(conn, &roles).await?;
+    if let Some(role) = missing.first() {
+        return Err(ToolError::usage(format!(
+            "grants.roles: the role {role} does not exist in the acceptance database's cluster"
+        ))
+        .hint("correct grants.roles in the configuration"));
+    }
+    let grants = held(conn, &roles).await?;
+    let metadata = serde_json::json!({"kind": KIND, "roles": roles, "encoding": "json-lines"});
+    let mut stream = writer.stream(STREAM, metadata)?;
+    let mut objects = BTreeSet::new();
+    for (grant, _) in &grants {
+        let mut line = serde_json::to_vec(grant).expect("a grant serializes");
+        line.push(b'\n');
+        stream.write_all(&line)?;
+        objects.insert(&grant.object);
+    }
+    stream.add_rows(grants.len() as u64);
+    stream.finish()?;
+    Ok(Some(format!(
+        "grants: {} privileges of {} roles on {} objects",
+        grants.len(),
+        roles.len(),
+        objects.len()
+    )))
+}
+
+type Held = BTreeMap<(Object, String, String), bool>;
+
+/// Puts the captured privileges back exactly for the captured roles:
+/// revokes what they hold and did not hold at capture, grants what they
+/// held. Returns one line per statement, and one per object that no longer
+/// exists.
+pub(super) async fn restore(
+    conn: &mut PgConnection,
+    vault: &UnlockedVault,
+) -> Result<Vec<String>, ToolError> {
+    let Some((metadata, bytes)) = read_extra(vault, KIND)? else {
+        return Ok(Vec::new());
+    };
+    let bad = |what: String| {
+        ToolError::new(Exit::Problem, format!("the vault's grants stream {what}"))
+            .hint("restore only vaults written by `vault capture`")
+    };
+    let roles: Vec<String> = serde_json::from_value(metadata["roles"].clone())
+        .map_err(|e| bad(format!("does not list its roles: {e}")))?;
+    let mut captured = Held::new();
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let grant: Grant =
+            serde_json::from_slice(line).map_err(|e| bad(format!("holds a bad line: {e}")))?;
+        if !PRIVILEGES.contains(&grant.privilege.as_str()) || !roles.contains(&grant.role) {
+            return Err(bad(format!(
+                "holds a privilege it should not: {} for {}",
+                grant.privilege, grant.role
+            )));
+        }
+        captured.insert((grant.object, grant.role, grant.privilege), grant.grantable);
+    }
+    let missing = missing_roles(conn, &roles).await?;
+    if let Some(role) = missing.first() {
+        return Err(ToolError::failed(format!(
+            "grants: the role {role} held privileges in acceptance and does not exist in the target's cluster; nothing was changed"
+        ))
+        .hint("create the role, then restore again"));
+    }
+    let (now, mut targets) = current(conn, &roles).await?;
+    let mut lines = Vec::new();
+    // Objects that hold none of the roles' privileges now: find their names.
+    if captured.keys().any(|(o, _, _)| !targets.contains_key(o)) {
+        let all = sqlx::query(ALL_OBJECTS)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        for row in all {
+            let object = Object {
+                kind: row.get(0),
+                schema: row.get(1),
+                name: row.get(2),
+                sub: row.get(3),
+            };
+            targets.entry(object).or_insert_with(|| row.get(4));
+        }
+    }
+    let mut gone = BTreeSet::new();
+    for (object, _, _) in captured.keys() {
+        if targets.contains_key(object) || gone.contains(object) {
+            continue;
+        }
+        if object.kind == "column" {
+            if let Some(table) = column_table(conn, object).await? {
+                targets.insert(object.clone(), table);
+                continue;
+            }
+        }
+        gone.insert(object.clone());
+    }
+    for object in &gone {
+        lines.push(format!(
+            "grants: {object} no longer exists; its privileges were not restored"
+        ));
+    }
+    captured.retain(|(o, _, _), _| !gone.contains(o));
+    let statements = plan(&captured, &now, &targets);
+    for statement in &statements {
+        execute(conn, statement)
+            .await
+            .map_err(|e| ToolError::failed(format!("grants: {statement}: {}", e.message)))?;
+        lines.push(format!("grants: {statement}"));
+    }
+    let (after, _) = current(conn, &roles).await?;
+    if let Some(left) = plan(&captured, &after, &targets).first() {
+        return Err(ToolError::failed(format!(
+            "grants: after the restore, `{left}` would still be needed: the privilege was granted by another role; nothing was changed"
+        ))
+        .hint("have that role (or a superuser) revoke it, then restore again"));
+    }
+    Ok(lines)
+}
+
+/// The privileges held now, and the target SQL of each object holding one.
+async fn current(
+    conn: &mut PgConnection,
+    roles: &[String],
+) -> Result<(Held, BTreeMap<Object, String>), ToolError> {
+    let mut now = Held::new();
+    let mut targets = BTreeMap::new();
+    for (grant, target) in held(conn, roles).await? {
+        targets.insert(grant.object.clone(), target);
+        now.insert((grant.object, grant.role, grant.privilege), grant.grantable);
+    }
+    Ok((now, targets))
+}
+
+/// The table SQL of a captured column privilege, when the column exists.
+async fn column_table(
+    conn: &mut PgConnection,
+    object: &Object,
+) -> Result<Option<String>, ToolError> {
+    sqlx::query_scalar(
+        "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+         WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3
+           AND a.attnum > 0 AND NOT a.attisdropped",
+    )
+    .bind(&object.schema)
+    .bind(&object.name)
+    .bind(&object.sub)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| pg_error("", e))
+}
+
+/// The REVOKE statements (first) and GRANT statements that turn `now` into
+/// `captured`, privileges of one object, role and option grouped together.
+fn plan(captured: &Held, now: &Held, targets: &BTreeMap<Object, String>) -> Vec<String> {
+    // (grant? (revokes come first: revoking a table privilege also revokes
+    // its column privileges), grant option?, object, role) -> privileges
+    let mut groups: BTreeMap<(bool, bool, &Object, &str), Vec<&str>> = BTreeMap::new();
+    for ((object, role, privilege), &grantable) in now {
+        match captured.get(&(object.clone(), role.clone(), privilege.clone())) {
+            None => groups.entry((false, false, object, role)),
+            Some(false) if grantable => groups.entry((false, true, object, role)),
+            Some(_) => continue,
+        }
+        .or_default()
+        .push(privilege);
+    }
+    for ((object, role, privilege), &grantable) in captured {
+        match now.get(&(object.clone(), role.clone(), privilege.clone())) {
+            None => groups.entry((true, grantable, object, role)),
+            Some(false) if grantable => groups.entry((true, true, object, role)),
+            Some(_) => continue,
+        }
+        .or_default()
+        .push(privilege);
+    }
+    groups
+        .into_iter()
+        .filter_map(|((grant, option, object, role), privileges)| {
+            let target = targets.get(object)?;
+            let (on, list) = match object.kind.as_str() {
+                "column" => {
+                    let column = quote_ident(object.sub.as_deref().unwrap_or_default());
+                    let list: Vec<String> =
+                        privileges.iter().map(|p| format!("{p} ({column})")).collect();
+                    (format!("TABLE {target}"), list.join(", "))
+                }
+                kind => {
+                    let on = match kind {
+                        "database" => "DATABASE",
+                        "schema" => "SCHEMA",
+                        "sequence" => "SEQUENCE",
+                        "routine" => "ROUTINE",
+                        "foreign-server" => "FOREIGN SERVER",
+                        _ => "TABLE",
+                    };
+                    (format!("{on} {target}"), privileges.join(", "))
+                }
+            };
+            let role = if role == "public" {
+                "PUBLIC".to_owned()
+            } else {
+                quote_ident(role)
+            };
+            Some(match (grant, option) {
+                (false, false) => format!("REVOKE {list} ON {on} FROM {role} CASCADE"),
+                (false, true) => format!("REVOKE GRANT OPTION FOR {list} ON {on} FROM {role} CASCADE"),
+                (true, false) => format!("GRANT {list} ON {on} TO {role}"),
+                (true, true) => format!("GRANT {list} ON {on} TO {role} WITH GRANT OPTION"),
+            })
+        })
+        .collect()
+}
