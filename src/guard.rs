@@ -9,6 +9,9 @@ use crate::exit::{Exit, ToolError};
 pub struct UrlTarget {
     pub engine: EngineKind,
     pub host: String,
+    /// The host as the URL spells it (lower case), before `localhost` and
+    /// `::1` become `127.0.0.1`; host patterns are matched against both.
+    pub host_as_written: String,
     pub port: Option<u16>,
     pub database: String,
 }
@@ -24,6 +27,7 @@ impl UrlTarget {
             return UrlTarget {
                 engine: EngineKind::Sqlite,
                 host: String::new(),
+                host_as_written: String::new(),
                 port: None,
                 database: canonical.unwrap_or_else(|_| path.to_owned()),
             };
@@ -43,6 +47,7 @@ impl UrlTarget {
         UrlTarget {
             engine: url.engine(),
             host: normalize_host(host),
+            host_as_written: host.trim_matches(['[', ']']).to_ascii_lowercase(),
             port: port.or(default_port),
             database: path.split('?').next().unwrap_or("").to_owned(),
         }
@@ -92,7 +97,10 @@ pub fn refuse_production(
         .as_ref()
         .map(|p| p.hosts.as_slice())
         .unwrap_or_default();
-    if let Some(pattern) = patterns.iter().find(|p| host_matches(p, &target.host)) {
+    if let Some(pattern) = patterns
+        .iter()
+        .find(|p| host_matches(p, &target.host) || host_matches(p, &target.host_as_written))
+    {
         return Err(refused(format!(
             "the target host {} matches the production host pattern \"{pattern}\"; vault never writes to production",
             target.host
@@ -151,5 +159,6 @@ mod tests {
         );
         let local = UrlTarget::of(&DatabaseUrl::parse("postgres://localhost/acc").unwrap());
         assert_eq!((local.host.as_str(), local.port), ("127.0.0.1", Some(5432)));
+        assert_eq!(local.host_as_written, "localhost");
     }
 }

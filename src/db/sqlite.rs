@@ -310,6 +310,8 @@ impl Engine for Sqlite {
                 .join(" AND ")
         ));
         let mut counts = LoadCounts::default();
+        // A replace without `where` has emptied the table: every row is new.
+        let emptied = captured.mode == Mode::Replace && captured.filter.is_none();
         let mut rows = std::io::BufReader::with_capacity(256 * 1024, rows);
         while let Some(row) =
             rowcodec::read_row(&mut rows, names.len()).map_err(|e| stream_error(&table, e))?
@@ -329,6 +331,7 @@ impl Engine for Sqlite {
                         continue;
                     }
                 }
+                Mode::Replace if emptied => {}
                 Mode::Replace | Mode::Upsert => {
                     let query = row
                         .iter()
