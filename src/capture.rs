@@ -7,7 +7,7 @@ use serde::Serialize;
 use vault_format::{KeyMaterial, VaultWriter, WriterOptions};
 
 use crate::config::Config;
-use crate::db::{CapturedTable, Engine, TableInfo, TableName};
+use crate::db::{CapturedTable, Engine, TableCaptured, TableInfo, TableName};
 use crate::exit::{Exit, ToolError};
 
 /// What a capture wrote.
@@ -141,37 +141,33 @@ pub async fn capture<E: Engine>(
     let writer = VaultWriter::create(out, options, &[key])?;
     db.begin_snapshot().await?;
     let mut tables = Vec::new();
-    for (captured, _) in &planned {
-        let table_started = Instant::now();
-        let metadata = serde_json::to_value(captured).expect("metadata serializes");
-        let mut stream = writer.stream(&captured.table.to_string(), metadata)?;
-        let rows = match db.capture_rows(captured, &mut stream).await {
-            Ok(rows) => rows,
-            Err(error) => {
-                let _ = db.end_snapshot().await;
-                return Err(error);
-            }
-        };
-        let entry = stream.finish()?;
-        let secs = table_started.elapsed().as_secs_f64().max(1e-6);
+    let plans: Vec<CapturedTable> = planned.into_iter().map(|(captured, _)| captured).collect();
+    let mut done = |table: TableCaptured<'_>| {
+        let secs = table.seconds.max(1e-6);
         let _ = writeln!(
             progress,
             "  {:<32} {:>10} rows {:>10} in {:.1}s ({})",
-            captured.table.to_string(),
-            rows,
-            crate::units::bytes(entry.plain_len),
+            table.table.table.to_string(),
+            table.rows,
+            crate::units::bytes(table.bytes),
             secs,
             format_args!(
                 "{}/s",
-                crate::units::bytes((entry.plain_len as f64 / secs) as u64)
+                crate::units::bytes((table.bytes as f64 / secs) as u64)
             )
         );
         tables.push(CapturedCount {
-            table: captured.table.to_string(),
-            rows,
-            bytes: entry.plain_len,
+            table: table.table.table.to_string(),
+            rows: table.rows,
+            bytes: table.bytes,
         });
+    };
+    if let Err(error) = db.capture_tables(&plans, &writer, &mut done).await {
+        let _ = db.end_snapshot().await;
+        return Err(error);
     }
+    // Tables read in parallel finish in any order; the summary keeps the plan's.
+    tables.sort_by_key(|t| plans.iter().position(|p| p.table.to_string() == t.table));
     let extras = match db.capture_extras(config, &writer).await {
         Ok(extras) => extras,
         Err(error) => {

@@ -62,7 +62,10 @@ fn a_type_that_cannot_hold_the_values_is_schema_drift() {
         "{error}"
     );
     assert!(error.contains("SQLSTATE 22P02"), "{error}");
-    assert!(!error.contains("alice"), "no captured value in the message: {error}");
+    assert!(
+        !error.contains("alice"),
+        "no captured value in the message: {error}"
+    );
     assert_eq!(rows(&db), before);
 }
 
@@ -101,7 +104,8 @@ fn widened_types_restore_exactly() {
     );
     let run = site.restore(&[]).expect(0);
     assert!(
-        run.stdout.contains("note: app_user.created: a new column (date)"),
+        run.stdout
+            .contains("note: app_user.created: a new column (date)"),
         "{run:#?}"
     );
     assert_eq!(
@@ -168,13 +172,14 @@ fn a_production_host_is_refused() {
     let (db, site) = captured(&server, "prodhost");
     let host = UrlTarget::of(&DatabaseUrl::parse(&db.url()).unwrap()).host;
     site.configure(&format!(
-        "[production]\nhosts = [\"acc-never\", \"{host}\"]\n\n{CONFIG}"
+        "[production]\nurl = \"postgres://vault@prod-db.example/camis\"\nhosts = [\"prod-db*\", \"{host}\"]\n\n{CONFIG}"
     ));
     let before = rows(&db);
     let run = site.restore(&["--target-differs"]).expect(4);
     assert!(
-        run.error_line()
-            .contains(&format!("the target host {host} matches the production host pattern")),
+        run.error_line().contains(&format!(
+            "the target host {host} matches the production host pattern"
+        )),
         "{run:#?}"
     );
     assert_eq!(rows(&db), before);
@@ -281,11 +286,37 @@ fn a_broken_reference_rolls_everything_back() {
     // refresh removed.
     site.configure("[[preserve]]\ntable = \"child\"\n");
     site.capture().expect(0);
-    db.exec("DELETE FROM child; DELETE FROM parent WHERE id = 2; INSERT INTO child VALUES (30, 1);");
+    db.exec(
+        "DELETE FROM child; DELETE FROM parent WHERE id = 2; INSERT INTO child VALUES (30, 1);",
+    );
     let before = db.table("child");
     let run = site.restore(&[]).expect(1);
     let error = run.error_line();
     assert!(error.contains("child"), "{error}");
     assert!(error.contains("foreign key"), "{error}");
     assert_eq!(db.table("child"), before);
+}
+
+#[test]
+fn a_bad_where_is_named_with_its_table() {
+    let Some(server) = pg::server("a_bad_where_is_named_with_its_table") else {
+        return;
+    };
+    let db = server.database("badwhere");
+    db.exec(SCHEMA);
+    db.exec("CREATE TABLE app_setting (name text PRIMARY KEY); CREATE TABLE app_role (name text PRIMARY KEY);");
+    let site = Site::new(&db);
+    site.configure(
+        "[[preserve]]\ntable = \"app_setting\"\n\n[[preserve]]\ntable = \"app_user\"\nwhere = \"no_such_column > 1\"\n\n[[preserve]]\ntable = \"app_role\"\n",
+    );
+    let run = site.capture().expect(1);
+    assert_eq!(
+        run.error_line(),
+        "table app_user: PostgreSQL: column \"no_such_column\" does not exist"
+    );
+    assert!(
+        run.stderr.contains("hint: check the table's `where`"),
+        "{run:#?}"
+    );
+    assert!(!site.vault.exists());
 }

@@ -83,7 +83,9 @@ const PRESERVED: [(&str, &str); 5] = [
 fn preserve_sections(mode: &str) -> String {
     let mut text = String::new();
     for (table, _) in PRESERVED {
-        text.push_str(&format!("[[preserve]]\ntable = \"{table}\"\nmode = \"{mode}\"\n"));
+        text.push_str(&format!(
+            "[[preserve]]\ntable = \"{table}\"\nmode = \"{mode}\"\n"
+        ));
         if table == "camis.user_pref" {
             text.push_str("key = [\"user_id\", \"pref\"]\n");
         }
@@ -204,10 +206,17 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
     let mappings_before = mappings(&acceptance);
 
     let capture = site.capture().expect(0);
-    assert!(capture.stdout.contains("captured 5 tables, "), "{capture:#?}");
+    assert!(
+        capture.stdout.contains("captured 5 tables, "),
+        "{capture:#?}"
+    );
 
     server.refresh(&acceptance, &production);
-    assert_eq!(rows_by_key(&acceptance), prod_before, "the refresh copied production");
+    assert_eq!(
+        rows_by_key(&acceptance),
+        prod_before,
+        "the refresh copied production"
+    );
 
     let restore = site.restore(&[]).expect(0);
     assert!(restore.stdout.contains("restored 5 tables"), "{restore:#?}");
@@ -218,11 +227,17 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
         assert_eq!(&after[table], rows, "{table} after a {mode} restore");
     }
     if mode == "replace" {
-        assert_eq!(after, acc_before, "every preserved table is acceptance's again");
+        assert_eq!(
+            after, acc_before,
+            "every preserved table is acceptance's again"
+        );
     }
 
     // Sequences are ahead of every key, and never went back.
-    for (table, column) in [("camis.app_user", "user_id"), ("camis.app_setting", "setting_id")] {
+    for (table, column) in [
+        ("camis.app_user", "user_id"),
+        ("camis.app_setting", "setting_id"),
+    ] {
         let ahead = acceptance.one(&format!(
             "SELECT (nextval(pg_get_serial_sequence('{table}', '{column}')) > max({column}))::text FROM {table}"
         ));
@@ -236,7 +251,10 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
         ["app_user_off D", "app_user_stamp O"]
     );
     // Production's rows that refer to a preserved table are still there.
-    assert_eq!(acceptance.one("SELECT count(*)::text FROM camis.assessment"), "2");
+    assert_eq!(
+        acceptance.one("SELECT count(*)::text FROM camis.assessment"),
+        "2"
+    );
 
     if with_extras {
         assert_eq!(
@@ -251,7 +269,10 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
         assert_eq!(mappings(&acceptance), mappings_before, "user mappings");
         for run in [&capture, &restore] {
             for secret in ["acc-link-secret", "prod-link-secret"] {
-                assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{run:#?}");
+                assert!(
+                    !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                    "{run:#?}"
+                );
             }
         }
         let bytes = std::fs::read(&site.vault).unwrap();
@@ -270,7 +291,9 @@ fn links_fixture(server: &pg::Server, acc: &Db, prod: &Db, reader: &Role, writer
         }
         "postgres_fdw"
     } else {
-        println!("note: postgres_fdw is not available on this server; the foreign servers use a wrapper without handler");
+        println!(
+            "note: postgres_fdw is not available on this server; the foreign servers use a wrapper without handler"
+        );
         for db in [acc, prod] {
             db.exec("CREATE FOREIGN DATA WRAPPER vault_test_fdw");
         }
@@ -321,7 +344,9 @@ fn servers(db: &Db) -> Vec<String> {
 }
 
 fn mappings(db: &Db) -> Vec<String> {
-    db.rows("SELECT format('%s %s %s', srvname, usename, umoptions) FROM pg_user_mappings ORDER BY 1")
+    db.rows(
+        "SELECT format('%s %s %s', srvname, usename, umoptions) FROM pg_user_mappings ORDER BY 1",
+    )
 }
 
 #[test]
@@ -331,10 +356,59 @@ fn replace_brings_back_rows_grants_and_links() {
 
 #[test]
 fn upsert_overwrites_captured_keys_and_keeps_the_rest() {
-    round_trip("upsert_overwrites_captured_keys_and_keeps_the_rest", "upsert", false);
+    round_trip(
+        "upsert_overwrites_captured_keys_and_keeps_the_rest",
+        "upsert",
+        false,
+    );
 }
 
 #[test]
 fn insert_missing_adds_only_absent_keys() {
-    round_trip("insert_missing_adds_only_absent_keys", "insert-missing", false);
+    round_trip(
+        "insert_missing_adds_only_absent_keys",
+        "insert-missing",
+        false,
+    );
+}
+
+#[test]
+fn an_identity_always_column_outside_the_key_keeps_its_values() {
+    let Some(server) = pg::server("an_identity_always_column_outside_the_key_keeps_its_values")
+    else {
+        return;
+    };
+    let db = server.database("ticket");
+    db.exec(
+        "CREATE TABLE ticket (
+           code text PRIMARY KEY,
+           seq_no integer GENERATED ALWAYS AS IDENTITY (START WITH 100),
+           title text
+         );
+         INSERT INTO ticket (code, title) VALUES ('A', 'first'), ('B', 'second'), ('C', 'third');",
+    );
+    let before = db.table("ticket");
+    let site = Site::new(&db);
+    site.configure("[[preserve]]\ntable = \"ticket\"\nmode = \"upsert\"\n");
+    site.capture().expect(0);
+    // As after a refresh: other numbers for the same codes.
+    db.exec(
+        "DELETE FROM ticket;
+         INSERT INTO ticket (code, title) VALUES ('C', 'prod third'), ('B', 'prod second'), ('Z', 'prod only');",
+    );
+    site.restore(&[]).expect(0);
+    let mut want = before.clone();
+    want.push(db.one("SELECT t::text FROM ticket t WHERE code = 'Z'"));
+    want.sort();
+    assert_eq!(db.table("ticket"), want);
+    assert_eq!(
+        db.one("SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'ticket'::regclass AND attname = 'seq_no'"),
+        "a",
+        "the column is GENERATED ALWAYS again"
+    );
+    let next = db.one("INSERT INTO ticket (code) VALUES ('N') RETURNING seq_no::text");
+    assert!(
+        next.parse::<i32>().unwrap() > 105,
+        "the identity is ahead: {next}"
+    );
 }

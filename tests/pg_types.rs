@@ -80,7 +80,11 @@ fn every_type_round_trips_exactly() {
     site.configure("[[preserve]]\ntable = \"matrix\"\n");
     let before = snapshot(&acceptance);
     assert_eq!(before.len(), 5);
-    assert!(before[2].contains(" 3200000 "), "a multi-megabyte bytea: {}", &before[2][..80]);
+    assert!(
+        before[2].contains(" 3200000 "),
+        "a multi-megabyte bytea: {}",
+        &before[2][..80]
+    );
 
     site.capture().expect(0);
     // Rows lost, changed and added, as a refresh would.
@@ -92,7 +96,10 @@ fn every_type_round_trips_exactly() {
     assert_ne!(snapshot(&acceptance), before);
 
     let restore = site.restore(&[]).expect(0);
-    assert!(restore.stdout.contains("restored 1 tables, 5 rows"), "{restore:#?}");
+    assert!(
+        restore.stdout.contains("restored 1 tables, 5 rows"),
+        "{restore:#?}"
+    );
     let after = snapshot(&acceptance);
     for (want, got) in before.iter().zip(&after) {
         assert_eq!(got, want);

@@ -6,13 +6,13 @@ use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
 use super::postgres::Postgres;
 use super::sqlite::Sqlite;
-use super::{CapturedTable, Engine, Identity, LoadCounts, TableInfo, TableName};
+use super::{CapturedTable, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 
 /// A connection to whichever engine the URL names.
 pub enum AnyEngine {
-    Postgres(Postgres),
+    Postgres(Box<Postgres>),
     Sqlite(Sqlite),
 }
 
@@ -20,7 +20,7 @@ pub enum AnyEngine {
 /// an error naming the URL without its password.
 pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
     match url.engine() {
-        EngineKind::Postgres => Ok(AnyEngine::Postgres(Postgres::connect(url).await?)),
+        EngineKind::Postgres => Ok(AnyEngine::Postgres(Box::new(Postgres::connect(url).await?))),
         EngineKind::Sqlite => Ok(AnyEngine::Sqlite(Sqlite::connect(url).await?)),
         other => Err(ToolError::usage(format!(
             "{url}: {other} is not supported by this build yet"
@@ -81,6 +81,15 @@ impl Engine for AnyEngine {
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError> {
         each!(self, db => db.capture_rows(plan, out).await)
+    }
+
+    async fn capture_tables(
+        &mut self,
+        tables: &[CapturedTable],
+        writer: &VaultWriter,
+        done: &mut dyn FnMut(TableCaptured<'_>),
+    ) -> Result<(), ToolError> {
+        each!(self, db => db.capture_tables(tables, writer, done).await)
     }
 
     async fn end_snapshot(&mut self) -> Result<(), ToolError> {

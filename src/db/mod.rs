@@ -117,6 +117,23 @@ pub struct CapturedTable {
     pub source: Identity,
 }
 
+impl CapturedTable {
+    /// The stream metadata that records this table in a vault.
+    pub fn metadata(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a captured table serializes")
+    }
+}
+
+/// One table streamed into a vault by [`Engine::capture_tables`].
+#[derive(Debug, Clone, Copy)]
+pub struct TableCaptured<'a> {
+    pub table: &'a CapturedTable,
+    pub rows: u64,
+    /// Bytes of the stream before compression.
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
 /// What a restore did to one table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadCounts {
@@ -152,6 +169,33 @@ pub trait Engine {
         plan: &CapturedTable,
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError>;
+
+    /// Streams every planned table, in order, into its own stream of
+    /// `writer` (named after the table, with the plan as its metadata),
+    /// inside the snapshot; `done` hears of each table as it completes. The
+    /// default reads one table after the other with `capture_rows`; an
+    /// engine that can read several at once in the same snapshot
+    /// (PostgreSQL) overrides it.
+    async fn capture_tables(
+        &mut self,
+        tables: &[CapturedTable],
+        writer: &VaultWriter,
+        done: &mut dyn FnMut(TableCaptured<'_>),
+    ) -> Result<(), ToolError> {
+        for captured in tables {
+            let started = std::time::Instant::now();
+            let mut stream = writer.stream(&captured.table.to_string(), captured.metadata())?;
+            let rows = self.capture_rows(captured, &mut stream).await?;
+            let entry = stream.finish()?;
+            done(TableCaptured {
+                table: captured,
+                rows,
+                bytes: entry.plain_len,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(())
+    }
 
     /// Captures, inside the snapshot, what is not a preserved table: the
     /// `[grants]` roles' privileges and the link definitions. Each goes into

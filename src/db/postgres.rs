@@ -1,16 +1,17 @@
 //! PostgreSQL through sqlx: COPY out of one read-only repeatable-read snapshot, COPY into staging tables and one statement per mode inside one restore transaction.
 //!
-//! The SQL of each part lives in a submodule: [`load`] (the restore
+//! The SQL of each part lives in a submodule: `load` (the restore
 //! transaction: staging, schema drift, modes, sequences, triggers),
-//! [`grants`] (the `[grants]` roles' privileges) and [`links`] (foreign
+//! `grants` (the `[grants]` roles' privileges) and `links` (foreign
 //! servers and user mappings). docs/postgres.md explains the choices.
 
 mod grants;
 mod links;
 mod load;
 
+use std::cell::RefCell;
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
@@ -18,7 +19,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
 use super::{
-    CapturedTable, Column, Engine, Identity, LoadCounts, TableInfo, TableName, quote_ident,
+    CapturedTable, Column, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName,
+    quote_ident,
 };
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
@@ -31,6 +33,10 @@ pub const ROW_ENCODING: &str = "pg-copy-text";
 /// How long a server may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How many connections a capture reads tables with at once, all in the
+/// same exported snapshot.
+const PARALLEL_READERS: usize = 4;
+
 /// Session settings that fix how COPY's text format spells values, so that
 /// what one session writes another reads back exactly, whatever the server's
 /// defaults: ISO dates, shortest-exact floats, hex bytea, UTC time stamps,
@@ -42,8 +48,14 @@ const SESSION_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 
 /// A connection to one PostgreSQL database.
 pub struct Postgres {
     conn: PgConnection,
+    /// For the extra connections of a parallel capture.
+    options: PgConnectOptions,
     /// Host and port as the URL names them (see [`Postgres::identity`]).
     target: UrlTarget,
+    /// The capture snapshot, exported for the extra readers to import.
+    snapshot: Option<String>,
+    /// Extra connections reading in the capture snapshot.
+    readers: Vec<PgConnection>,
     restore: load::RestoreState,
 }
 
@@ -68,7 +80,7 @@ impl Postgres {
                     CONNECT_TIMEOUT.as_secs()
                 )));
             }
-            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Err(e)) => return Err(unreachable(describe_error(&e))),
             Ok(Ok(conn)) => conn,
         };
         sqlx::raw_sql(SESSION_SETTINGS)
@@ -77,9 +89,37 @@ impl Postgres {
             .map_err(|e| pg_error("", e))?;
         Ok(Postgres {
             conn,
+            options,
             target: UrlTarget::of(url),
+            snapshot: None,
+            readers: Vec::new(),
             restore: load::RestoreState::default(),
         })
+    }
+
+    /// Opens up to `wanted` extra connections that import the capture
+    /// snapshot. A server short of connections gets fewer; the main
+    /// connection alone can read everything.
+    async fn open_readers(&mut self, wanted: usize) {
+        let Some(snapshot) = self.snapshot.clone() else {
+            return;
+        };
+        while self.readers.len() < wanted {
+            let reader = async {
+                let mut conn = self.options.connect().await?;
+                sqlx::raw_sql(SESSION_SETTINGS).execute(&mut conn).await?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+                )))
+                .execute(&mut conn)
+                .await?;
+                Ok::<_, sqlx::Error>(conn)
+            };
+            match tokio::time::timeout(CONNECT_TIMEOUT, reader).await {
+                Ok(Ok(conn)) => self.readers.push(conn),
+                _ => break,
+            }
+        }
     }
 
     /// Runs statements that return nothing.
@@ -289,46 +329,71 @@ impl Engine for Postgres {
         }))
     }
 
+    /// A read-only repeatable-read transaction, its snapshot exported for
+    /// the extra readers of `capture_tables`.
     async fn begin_snapshot(&mut self) -> Result<(), ToolError> {
-        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
+        const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+        self.execute(BEGIN).await?;
+        let exported: Result<String, _> = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut self.conn)
+            .await;
+        self.snapshot = match exported {
+            Ok(id) if id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') => Some(id),
+            Ok(_) => None,
+            Err(_) => {
+                // A server that cannot export this snapshot: one connection reads all.
+                self.execute(&format!("ROLLBACK; {BEGIN}")).await?;
+                None
+            }
+        };
+        Ok(())
     }
 
-    /// `COPY (SELECT ... ORDER BY key) TO STDOUT` in text format, streamed
-    /// into the vault as it arrives; rows are the lines it ends.
     async fn capture_rows(
         &mut self,
         plan: &CapturedTable,
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError> {
-        let at = plan.table.to_string();
-        let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let mut sql = format!(
-            "COPY (SELECT {} FROM {}",
-            columns.join(", "),
-            qualified(&plan.table)
-        );
-        if let Some(filter) = &plan.filter {
-            sql.push_str(&format!(" WHERE ({filter})"));
-        }
-        if !plan.key.is_empty() {
-            let key: Vec<String> = plan.key.iter().map(|k| quote_ident(k)).collect();
-            sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
-        }
-        sql.push_str(") TO STDOUT");
-        let mut copy = self
-            .conn
-            .copy_out_raw(&sql)
-            .await
-            .map_err(|e| pg_error(&at, e))?;
-        let mut rows = 0u64;
-        while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {
-            // The text format escapes newlines inside values: each row is one line.
-            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-            out.write_bytes(&chunk)?;
-        }
-        out.add_rows(rows);
-        Ok(rows)
+        copy_out(&mut self.conn, plan, out).await
+    }
+
+    /// Reads the tables with the main connection and the extra readers at
+    /// once, each taking the next table of the plan when it is free. Streams
+    /// are opened in plan order, so the vault keeps parents before children.
+    async fn capture_tables(
+        &mut self,
+        tables: &[CapturedTable],
+        writer: &VaultWriter,
+        done: &mut dyn FnMut(TableCaptured<'_>),
+    ) -> Result<(), ToolError> {
+        self.open_readers(tables.len().min(PARALLEL_READERS).saturating_sub(1))
+            .await;
+        let queue = RefCell::new(tables.iter());
+        let done = RefCell::new(done);
+        let connections = std::iter::once(&mut self.conn).chain(self.readers.iter_mut());
+        let workers = connections.map(|conn| {
+            let (queue, done) = (&queue, &done);
+            async move {
+                loop {
+                    let Some(captured) = queue.borrow_mut().next() else {
+                        return Ok::<(), ToolError>(());
+                    };
+                    let started = Instant::now();
+                    let mut stream =
+                        writer.stream(&captured.table.to_string(), captured.metadata())?;
+                    let rows = copy_out(conn, captured, &mut stream).await?;
+                    let entry = stream.finish()?;
+                    (*done.borrow_mut())(TableCaptured {
+                        table: captured,
+                        rows,
+                        bytes: entry.plain_len,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+            }
+        });
+        futures_util::future::try_join_all(workers).await?;
+        Ok(())
     }
 
     async fn capture_extras(
@@ -345,6 +410,11 @@ impl Engine for Postgres {
     }
 
     async fn end_snapshot(&mut self) -> Result<(), ToolError> {
+        for mut reader in std::mem::take(&mut self.readers) {
+            let _ = sqlx::raw_sql("COMMIT").execute(&mut reader).await;
+            let _ = sqlx::Connection::close(reader).await;
+        }
+        self.snapshot = None;
         self.execute("COMMIT").await
     }
 
@@ -397,6 +467,46 @@ impl Engine for Postgres {
         self.restore = load::RestoreState::default();
         self.execute("ROLLBACK").await
     }
+}
+
+/// `COPY (SELECT ... ORDER BY key) TO STDOUT` in text format, streamed into
+/// the vault as it arrives; rows are the lines it ends.
+async fn copy_out(
+    conn: &mut PgConnection,
+    plan: &CapturedTable,
+    out: &mut StreamWriter,
+) -> Result<u64, ToolError> {
+    let at = plan.table.to_string();
+    let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let mut sql = format!(
+        "COPY (SELECT {} FROM {}",
+        columns.join(", "),
+        qualified(&plan.table)
+    );
+    if let Some(filter) = &plan.filter {
+        sql.push_str(&format!(" WHERE ({filter})"));
+    }
+    if !plan.key.is_empty() {
+        let key: Vec<String> = plan.key.iter().map(|k| quote_ident(k)).collect();
+        sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
+    }
+    sql.push_str(") TO STDOUT");
+    let filtered = |e| {
+        let error = pg_error(&at, e);
+        match &plan.filter {
+            Some(_) => error.hint("check the table's `where` in the configuration"),
+            None => error,
+        }
+    };
+    let mut copy = conn.copy_out_raw(&sql).await.map_err(filtered)?;
+    let mut rows = 0u64;
+    while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {
+        // The text format escapes newlines inside values: each row is one line.
+        rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        out.write_bytes(&chunk)?;
+    }
+    out.add_rows(rows);
+    Ok(rows)
 }
 
 fn relation_kind(kind: &str) -> &'static str {

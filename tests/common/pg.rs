@@ -43,7 +43,8 @@ pub fn server(test: &str) -> Option<Arc<Server>> {
     match reached {
         Ok(()) => Some(Arc::new(Server { base, runtime })),
         Err(why) => {
-            let shown = DatabaseUrl::parse(&base).map_or_else(|_| "(unparsable URL)".into(), |u| u.redacted().to_owned());
+            let shown = DatabaseUrl::parse(&base)
+                .map_or_else(|_| "(unparsable URL)".into(), |u| u.redacted().to_owned());
             let line = format!("{test}: no PostgreSQL server at {shown} ({why})");
             if std::env::var(VAULT_TEST_REQUIRE_SERVERS).as_deref() == Ok("1") {
                 panic!("{line}; {VAULT_TEST_REQUIRE_SERVERS}=1 requires one");
@@ -128,10 +129,7 @@ impl Server {
 
     /// The DBAs' refresh: acceptance becomes a copy of production.
     pub fn refresh(&self, acceptance: &Db, production: &Db) {
-        self.admin(&format!(
-            "DROP DATABASE {} WITH (FORCE)",
-            acceptance.name
-        ));
+        self.admin(&format!("DROP DATABASE {} WITH (FORCE)", acceptance.name));
         self.admin(&format!(
             "CREATE DATABASE {} TEMPLATE {}",
             acceptance.name, production.name

@@ -18,6 +18,14 @@ pub fn add_key_slot(
     let partial = PartialFile::copy_of(path)?;
     let vault = Vault::open_with(partial.path(), true)?;
     crate::check::check_structure_of(&vault)?;
+    if vault.slots().len() >= crate::slot::MAX_KEY_SLOTS as usize {
+        return Err(VaultError::Usage {
+            detail: format!(
+                "the vault already has {} key slots, the most it may have; remove one first",
+                crate::slot::MAX_KEY_SLOTS
+            ),
+        });
+    }
     let number = vault.slots().iter().map(|s| s.number).max().unwrap_or(0) + 1;
     let vault_id = vault.header().vault_id;
     let unlocked = vault.unlock(unlock)?;

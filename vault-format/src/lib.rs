@@ -39,5 +39,5 @@ pub use keys::{
 pub use keyslots::{add_key_slot, remove_key_slot};
 pub use manifest::{MAX_MANIFEST_LEN, Manifest, StreamEntry, StreamInfo};
 pub use reader::{StreamReader, UnlockedVault, Vault, vault_error_of};
-pub use slot::{KeySlot, SlotKind};
+pub use slot::{KeySlot, MAX_KEY_SLOTS, SlotKind};
 pub use writer::{StreamWriter, VaultSummary, VaultWriter, WriterOptions};

@@ -415,6 +415,16 @@ pub fn vault_error_of(error: io::Error) -> VaultError {
 }
 
 fn read_slots(conn: &Connection) -> Result<Vec<KeySlot>> {
+    let count: i64 = conn.query_row("SELECT count(*) FROM key_slot", [], |row| row.get(0))?;
+    if count > i64::from(crate::slot::MAX_KEY_SLOTS) {
+        return Err(VaultError::KdfTooCostly {
+            slot: 0,
+            detail: format!(
+                "the vault has {count} key slots, more than the {} a writer makes",
+                crate::slot::MAX_KEY_SLOTS
+            ),
+        });
+    }
     let mut query = conn.prepare("SELECT slot, body, checksum FROM key_slot ORDER BY slot")?;
     let rows = query.query_map([], |row| {
         Ok((

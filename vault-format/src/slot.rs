@@ -8,6 +8,10 @@ use crate::error::{Location, Result, VaultError};
 use crate::header::ByteReader;
 use crate::keys::{DataKey, KEY_LEN, KdfParams, KeyMaterial};
 
+/// The most key slots a vault may have (SPEC.md section 4): bounds the
+/// key-derivation work of an unlock to 16 Argon2 runs at most.
+pub const MAX_KEY_SLOTS: u32 = 16;
+
 const KIND_PASSPHRASE: u8 = 1;
 const KIND_KEY_FILE: u8 = 2;
 const WRAPPED_LEN: usize = KEY_LEN + crypto::TAG_LEN;

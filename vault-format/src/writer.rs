@@ -76,6 +76,14 @@ pub struct VaultWriter {
 impl VaultWriter {
     /// Starts a vault that will be published at `path`, openable by each of `keys`.
     pub fn create(path: &Path, options: WriterOptions, keys: &[&KeyMaterial]) -> Result<Self> {
+        if keys.len() > crate::slot::MAX_KEY_SLOTS as usize {
+            return Err(VaultError::Usage {
+                detail: format!(
+                    "a vault has at most {} key slots",
+                    crate::slot::MAX_KEY_SLOTS
+                ),
+            });
+        }
         if keys.is_empty() {
             return Err(VaultError::Usage {
                 detail: "a vault needs at least one key".into(),

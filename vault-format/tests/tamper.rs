@@ -538,3 +538,19 @@ fn a_manifest_over_its_bound_is_refused() {
         "length-out-of-bounds"
     );
 }
+
+#[test]
+fn more_than_sixteen_key_slots_are_refused_before_any_derivation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tampered(dir.path(), "slots.vault", |conn| {
+        for number in 2..=17 {
+            conn.execute(
+                "INSERT INTO key_slot (slot, body, checksum) SELECT ?1, body, checksum FROM key_slot WHERE slot = 1",
+                [number],
+            )
+            .unwrap();
+        }
+    });
+    assert_eq!(code(vault_format::check_structure(&path)), "kdf-too-costly");
+    assert_eq!(code(Vault::open(&path)), "kdf-too-costly");
+}

@@ -159,7 +159,10 @@ fn configured_roles(config: &Config) -> Vec<String> {
 }
 
 /// Roles that the database's cluster does not have.
-async fn missing_roles(conn: &mut PgConnection, roles: &[String]) -> Result<Vec<String>, ToolError> {
+async fn missing_roles(
+    conn: &mut PgConnection,
+    roles: &[String],
+) -> Result<Vec<String>, ToolError> {
     sqlx::query_scalar(
         "SELECT r FROM unnest($1::text[]) AS r
          WHERE r <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r)",
@@ -393,8 +396,10 @@ fn plan(captured: &Held, now: &Held, targets: &BTreeMap<Object, String>) -> Vec<
             let (on, list) = match object.kind.as_str() {
                 "column" => {
                     let column = quote_ident(object.sub.as_deref().unwrap_or_default());
-                    let list: Vec<String> =
-                        privileges.iter().map(|p| format!("{p} ({column})")).collect();
+                    let list: Vec<String> = privileges
+                        .iter()
+                        .map(|p| format!("{p} ({column})"))
+                        .collect();
                     (format!("TABLE {target}"), list.join(", "))
                 }
                 kind => {
@@ -416,10 +421,71 @@ fn plan(captured: &Held, now: &Held, targets: &BTreeMap<Object, String>) -> Vec<
             };
             Some(match (grant, option) {
                 (false, false) => format!("REVOKE {list} ON {on} FROM {role} CASCADE"),
-                (false, true) => format!("REVOKE GRANT OPTION FOR {list} ON {on} FROM {role} CASCADE"),
+                (false, true) => {
+                    format!("REVOKE GRANT OPTION FOR {list} ON {on} FROM {role} CASCADE")
+                }
                 (true, false) => format!("GRANT {list} ON {on} TO {role}"),
                 (true, true) => format!("GRANT {list} ON {on} TO {role} WITH GRANT OPTION"),
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: &str, name: &str, sub: Option<&str>) -> Object {
+        Object {
+            kind: kind.into(),
+            schema: Some("camis".into()),
+            name: name.into(),
+            sub: sub.map(Into::into),
+        }
+    }
+
+    fn held(entries: &[(&Object, &str, &str, bool)]) -> Held {
+        entries
+            .iter()
+            .map(|&(o, role, privilege, grantable)| {
+                (
+                    (o.clone(), role.to_owned(), privilege.to_owned()),
+                    grantable,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn revokes_come_before_grants_and_privileges_are_grouped() {
+        let table = object("table", "assessment", None);
+        let column = object("column", "assessment", Some("note"));
+        let users = object("table", "app_user", None);
+        let targets: BTreeMap<Object, String> = [
+            (table.clone(), "camis.assessment".to_owned()),
+            (column.clone(), "camis.assessment".to_owned()),
+            (users.clone(), "camis.app_user".to_owned()),
+        ]
+        .into();
+        let now = held(&[
+            (&table, "reader", "SELECT", false),
+            (&users, "reader", "SELECT", false),
+            (&users, "public", "INSERT", false),
+        ]);
+        let captured = held(&[
+            (&column, "reader", "SELECT", false),
+            (&column, "reader", "UPDATE", false),
+            (&users, "reader", "SELECT", true),
+        ]);
+        assert_eq!(
+            plan(&captured, &now, &targets),
+            [
+                "REVOKE INSERT ON TABLE camis.app_user FROM PUBLIC CASCADE",
+                "REVOKE SELECT ON TABLE camis.assessment FROM \"reader\" CASCADE",
+                "GRANT SELECT (\"note\"), UPDATE (\"note\") ON TABLE camis.assessment TO \"reader\"",
+                "GRANT SELECT ON TABLE camis.app_user TO \"reader\" WITH GRANT OPTION",
+            ]
+        );
+        assert!(plan(&captured, &captured, &targets).is_empty());
+    }
 }

@@ -319,7 +319,10 @@ async fn put_server(
         }
     }
     if !options.is_empty() {
-        statements.push(format!("ALTER SERVER {name} OPTIONS ({})", options.join(", ")));
+        statements.push(format!(
+            "ALTER SERVER {name} OPTIONS ({})",
+            options.join(", ")
+        ));
         changes.push("options");
     }
     if existing.version != server.version {
@@ -352,7 +355,10 @@ async fn put_server(
 
 /// Recreates user mappings from COPY data, so that their options appear in
 /// no statement.
-async fn recreate_mappings(conn: &mut PgConnection, mappings: &[&Mapping]) -> Result<(), ToolError> {
+async fn recreate_mappings(
+    conn: &mut PgConnection,
+    mappings: &[&Mapping],
+) -> Result<(), ToolError> {
     let mut data = Vec::new();
     for mapping in mappings {
         let json = serde_json::to_string(mapping).expect("a mapping serializes");

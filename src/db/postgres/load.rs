@@ -437,7 +437,10 @@ pub(super) async fn commit(
         };
         execute(
             conn,
-            &format!("ALTER TABLE {table} {enable} TRIGGER {}", quote_ident(&trigger)),
+            &format!(
+                "ALTER TABLE {table} {enable} TRIGGER {}",
+                quote_ident(&trigger)
+            ),
         )
         .await?;
     }
