@@ -17,6 +17,8 @@ pub struct CaptureSummary {
     pub vault_id: String,
     pub source: String,
     pub tables: Vec<CapturedCount>,
+    /// What was captured besides tables (grants, link definitions), one line each.
+    pub extras: Vec<String>,
     pub seconds: f64,
 }
 
@@ -175,9 +177,6 @@ pub async fn capture<E: Engine>(
             return Err(error);
         }
     };
-    for extra in &extras {
-        let _ = writeln!(progress, "  {extra}");
-    }
     db.end_snapshot().await?;
     let summary = writer.finish().map_err(|e| {
         let message = format!("the vault could not be completed: {e}");
@@ -188,6 +187,7 @@ pub async fn capture<E: Engine>(
         vault_id: hex::encode(summary.vault_id),
         source: source.to_string(),
         tables,
+        extras,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

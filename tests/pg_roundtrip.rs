@@ -220,6 +220,12 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
 
     let restore = site.restore(&[]).expect(0);
     assert!(restore.stdout.contains("restored 5 tables"), "{restore:#?}");
+    assert!(
+        mode != "replace"
+            || (restore.stdout.contains("grants: GRANT")
+                && restore.stdout.contains("user mapping for")),
+        "the restore reports the grants and link definitions it put back: {restore:#?}"
+    );
 
     let after = rows_by_key(&acceptance);
     let want = expected(&acc_before, &prod_before, mode);

@@ -28,6 +28,9 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             crate::units::bytes(table.bytes)
         )?;
     }
+    for extra in &summary.extras {
+        writeln!(out, "  {extra}")?;
+    }
     let rows: u64 = summary.tables.iter().map(|t| t.rows).sum();
     let bytes: u64 = summary.tables.iter().map(|t| t.bytes).sum();
     writeln!(

@@ -68,6 +68,9 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 table.mode
             )?;
         }
+        for extra in &summary.extras {
+            writeln!(out, "  {extra}")?;
+        }
         let rows: u64 = summary.tables.iter().map(|t| t.captured_rows).sum();
         writeln!(
             out,
