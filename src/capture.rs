@@ -113,13 +113,16 @@ fn order_parents_first(
     ordered
 }
 
-/// Captures every preserved table into a new vault at `out`.
+/// Captures every preserved table into a new vault at `out`. With
+/// `live_bars`, a bar per table is drawn on stderr (a terminal) while the
+/// tables stream; `progress` gets one line per finished table.
 pub async fn capture<E: Engine>(
     db: &mut E,
     config: &Config,
     out: &Path,
     key: &KeyMaterial,
     progress: &mut dyn std::io::Write,
+    live_bars: bool,
 ) -> Result<CaptureSummary, ToolError> {
     let started = Instant::now();
     if config.preserve.is_empty() {
@@ -141,6 +144,7 @@ pub async fn capture<E: Engine>(
         ..WriterOptions::default()
     };
     let writer = VaultWriter::create(out, options, &[key])?;
+    let bars = live_bars.then(|| crate::progress::LiveBars::start(writer.progress()));
     db.begin_snapshot().await?;
     let mut tables = Vec::new();
     let plans: Vec<CapturedTable> = planned.into_iter().map(|(captured, _)| captured).collect();
@@ -167,6 +171,9 @@ pub async fn capture<E: Engine>(
     if let Err(error) = db.capture_tables(&plans, &writer, &mut done).await {
         let _ = db.end_snapshot().await;
         return Err(error);
+    }
+    if let Some(bars) = bars {
+        bars.finish();
     }
     // Tables read in parallel finish in any order; the summary keeps the plan's.
     tables.sort_by_key(|t| plans.iter().position(|p| p.table.to_string() == t.table));

@@ -123,7 +123,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
     )?;
     let summary = runtime.block_on(async {
         let mut db = Sqlite::connect(&url).await?;
-        crate::capture::capture(&mut db, &config, &vault_path, &key, out).await
+        crate::capture::capture(&mut db, &config, &vault_path, &key, out, false).await
     })?;
     let report = vault_format::check_deep(&vault_path, &key)?;
     writeln!(

@@ -15,6 +15,7 @@ pub mod env_vars;
 pub mod exit;
 pub mod guard;
 pub mod keys;
+pub mod progress;
 pub mod restore;
 pub mod rowcodec;
 pub mod units;

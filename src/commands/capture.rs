@@ -14,10 +14,13 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         .acceptance_url(&text_env(env))
         .map_err(config_error)?;
     let runtime = crate::runtime()?;
-    let mut progress = progress();
+    // On a terminal, live bars show each table; the finished-table lines
+    // would repeat them, so they go nowhere.
+    let live_bars = std::io::stderr().is_terminal();
+    let mut progress = std::io::sink();
     let summary = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
-        crate::capture::capture(&mut db, &config, &args.out, &key, &mut progress).await
+        crate::capture::capture(&mut db, &config, &args.out, &key, &mut progress, live_bars).await
     })?;
     for table in &summary.tables {
         writeln!(

@@ -40,4 +40,6 @@ pub use keyslots::{add_key_slot, remove_key_slot};
 pub use manifest::{MAX_MANIFEST_LEN, Manifest, StreamEntry, StreamInfo};
 pub use reader::{StreamReader, UnlockedVault, Vault, vault_error_of};
 pub use slot::{KeySlot, MAX_KEY_SLOTS, SlotKind};
-pub use writer::{StreamWriter, VaultSummary, VaultWriter, WriterOptions};
+pub use writer::{
+    StreamProgressView, StreamWriter, VaultSummary, VaultWriter, WriteProgress, WriterOptions,
+};

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, params};
@@ -55,9 +56,48 @@ struct StreamState {
     name: String,
     metadata: serde_json::Value,
     finished: Option<StreamEntry>,
+    /// Plaintext bytes handed to the sealing workers so far.
+    written: Arc<AtomicU64>,
 }
 
 type Registry = Arc<Mutex<Vec<StreamState>>>;
+
+/// A view of how far each stream of a vault being written has got, for a
+/// progress display on another thread.
+#[derive(Clone)]
+pub struct WriteProgress {
+    registry: Registry,
+}
+
+/// One stream in a [`WriteProgress`] view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamProgressView {
+    pub name: String,
+    /// Plaintext bytes written so far (advances a chunk at a time).
+    pub bytes: u64,
+    /// The row count, once the stream is finished.
+    pub finished_rows: Option<u64>,
+}
+
+impl WriteProgress {
+    /// Every stream opened so far, in the order they were opened.
+    pub fn streams(&self) -> Vec<StreamProgressView> {
+        let Ok(registry) = self.registry.lock() else {
+            return Vec::new();
+        };
+        registry
+            .iter()
+            .map(|state| StreamProgressView {
+                name: state.name.clone(),
+                bytes: state
+                    .finished
+                    .as_ref()
+                    .map_or_else(|| state.written.load(Ordering::Relaxed), |e| e.plain_len),
+                finished_rows: state.finished.as_ref().map(|e| e.row_count),
+            })
+            .collect()
+    }
+}
 
 /// Writes one vault. Streams may be written one after the other or at the
 /// same time from several threads; their chunks are sealed on every core.
@@ -158,10 +198,12 @@ impl VaultWriter {
             .ok_or_else(|| VaultError::Usage {
                 detail: "too many streams".into(),
             })?;
+        let written = Arc::new(AtomicU64::new(0));
         registry.push(StreamState {
             name: name.to_owned(),
             metadata,
             finished: None,
+            written: Arc::clone(&written),
         });
         Ok(StreamWriter {
             conn: Arc::clone(&self.conn),
@@ -176,7 +218,15 @@ impl VaultWriter {
             hasher: Sha256::new(),
             plain_len: 0,
             rows: 0,
+            written,
         })
+    }
+
+    /// A handle that reports each stream's progress while this writer runs.
+    pub fn progress(&self) -> WriteProgress {
+        WriteProgress {
+            registry: Arc::clone(&self.registry),
+        }
     }
 
     /// Writes the manifest, reads the file back, and publishes it under
@@ -250,6 +300,7 @@ pub struct StreamWriter {
     hasher: Sha256,
     plain_len: u64,
     rows: u64,
+    written: Arc<AtomicU64>,
 }
 
 impl StreamWriter {
@@ -311,6 +362,7 @@ impl StreamWriter {
         }
         self.hasher.update(&self.pending);
         self.plain_len += self.pending.len() as u64;
+        self.written.store(self.plain_len, Ordering::Relaxed);
         let plain = std::mem::replace(&mut self.pending, self.sealer.buffer());
         self.sealer
             .submit(&self.progress, self.index, self.chunk_index, last, plain)?;
