@@ -9,9 +9,12 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
+#[path = "common/timing.rs"]
+mod timing;
+
+use timing::{Timing, timed};
 use vault_format::{FileKey, KeyMaterial, Vault, VaultWriter, WriterOptions};
 
 const PHASE_ENV: &str = "VAULT_BENCH_PHASE";
@@ -99,51 +102,6 @@ fn main() {
         sha.secs / deep.secs,
         deep.peak_mib
     );
-}
-
-struct Timing {
-    secs: f64,
-    peak_mib: f64,
-}
-
-/// Runs a command to completion with its output discarded, under `/usr/bin/time -v`.
-fn timed(command: &mut Command) -> Timing {
-    let mut wrapped = Command::new("/usr/bin/time");
-    wrapped
-        .arg("-v")
-        .arg(command.get_program())
-        .args(command.get_args());
-    for (key, value) in command.get_envs() {
-        match value {
-            Some(value) => wrapped.env(key, value),
-            None => wrapped.env_remove(key),
-        };
-    }
-    let start = Instant::now();
-    let output = wrapped
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run /usr/bin/time");
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{:?} failed:\n{stderr}",
-        command.get_program()
-    );
-    let peak_kib: f64 = stderr
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .expect("peak memory in /usr/bin/time -v output");
-    Timing {
-        secs,
-        peak_mib: peak_kib / 1024.0,
-    }
 }
 
 /// Runs one phase of this benchmark in a child process, so its peak memory is its own.

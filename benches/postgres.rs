@@ -8,9 +8,13 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`; scale with
 //! `VAULT_BENCH_SCALE`, default 1.0).
 
+#[path = "common/timing.rs"]
+mod timing;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
+
+use timing::timed;
 
 const TABLES: [&str; 4] = [
     "bench.account",
@@ -206,49 +210,6 @@ fn main() {
     );
     for db in [SOURCE, DUMP_TARGET, VAULT_TARGET, REFRESHED_TARGET] {
         psql(&server, &format!("DROP DATABASE IF EXISTS {db}"));
-    }
-}
-
-struct Timing {
-    secs: f64,
-    peak_mib: f64,
-}
-
-fn timed(command: &mut Command) -> Timing {
-    let mut wrapped = Command::new("/usr/bin/time");
-    wrapped
-        .arg("-v")
-        .arg(command.get_program())
-        .args(command.get_args());
-    for (key, value) in command.get_envs() {
-        if let Some(value) = value {
-            wrapped.env(key, value);
-        }
-    }
-    let start = Instant::now();
-    let output = wrapped
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run /usr/bin/time");
-    let secs = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{:?} failed:\n{stderr}",
-        command.get_program()
-    );
-    let peak_kib: f64 = stderr
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .expect("peak memory in /usr/bin/time -v output");
-    Timing {
-        secs,
-        peak_mib: peak_kib / 1024.0,
     }
 }
 
