@@ -125,3 +125,49 @@ fn nulls_round_trip_in_every_type() {
     ));
     assert_eq!(nulls, ["1 35", "2 35"], "every column is NULL again");
 }
+
+#[test]
+fn values_equal_to_the_target_but_written_differently_come_back_as_captured() {
+    let Some(server) = pg::server("values_equal_but_written_differently") else {
+        return;
+    };
+    let acceptance = server.database("equal");
+    acceptance.exec(SCHEMA);
+    acceptance.exec(
+        "INSERT INTO matrix (id, num_free, r8, iv, jb, atxt, ts) VALUES
+           (1, '1.00', '-0', '1 day', '{\"a\": 1.0}', '{x}', '2024-01-01 00:00:00')",
+    );
+    let site = Site::new(&acceptance);
+    site.configure("[[preserve]]\ntable = \"matrix\"\nmode = \"upsert\"\n");
+    let before = snapshot(&acceptance);
+    site.capture().expect(0);
+    // Equal by `=` in PostgreSQL, yet stored differently: the restore must
+    // still write the captured form.
+    acceptance.exec(
+        "UPDATE matrix SET num_free = '1.0', r8 = '0', iv = '24 hours', jb = '{\"a\": 1}' WHERE id = 1",
+    );
+    assert_ne!(snapshot(&acceptance), before);
+    site.restore(&[]).expect(0);
+    assert_eq!(snapshot(&acceptance), before);
+}
+
+#[test]
+fn an_emptied_table_is_loaded_straight_by_copy_exactly() {
+    let Some(server) = pg::server("an_emptied_table_is_loaded_straight_by_copy") else {
+        return;
+    };
+    let acceptance = server.database("emptied");
+    acceptance.exec(SCHEMA);
+    acceptance.exec(ROWS);
+    let site = Site::new(&acceptance);
+    site.configure("[[preserve]]\ntable = \"matrix\"\n");
+    let before = snapshot(&acceptance);
+    site.capture().expect(0);
+    acceptance.exec("DELETE FROM matrix");
+    let restore = site.restore(&[]).expect(0);
+    assert!(
+        restore.stdout.contains("5 inserted, 0 updated"),
+        "{restore:#?}"
+    );
+    assert_eq!(snapshot(&acceptance), before);
+}

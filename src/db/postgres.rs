@@ -441,8 +441,13 @@ impl Engine for Postgres {
         target: &TableInfo,
         rows: &mut dyn Read,
     ) -> Result<LoadCounts, ToolError> {
-        if self.restore.staged(&captured.table).is_none() {
+        if self.restore.staged(&captured.table).is_none()
+            && !self.restore.is_direct(&captured.table)
+        {
             load::stage(&mut self.conn, &mut self.restore, captured, target, rows).await?;
+        }
+        if self.restore.is_direct(&captured.table) {
+            return load::copy_direct(&mut self.conn, captured, rows).await;
         }
         load::merge(&mut self.conn, &self.restore, captured).await
     }

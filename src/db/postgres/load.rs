@@ -18,6 +18,9 @@ const COPY_CHUNK: usize = 256 * 1024;
 #[derive(Default)]
 pub(super) struct RestoreState {
     staged: Vec<Staged>,
+    /// Tables that were empty, with the captured column types: their rows
+    /// are COPYed straight into the table when it is loaded, never staged.
+    direct: Vec<TableName>,
     /// User triggers switched off: table (SQL), trigger, its `tgenabled` mode.
     triggers: Vec<(String, String, String)>,
     /// Identity GENERATED ALWAYS columns outside the primary key, made BY
@@ -39,6 +42,10 @@ pub(super) struct Staged {
 impl RestoreState {
     pub(super) fn staged(&self, table: &TableName) -> Option<&Staged> {
         self.staged.iter().find(|s| &s.table == table)
+    }
+
+    pub(super) fn is_direct(&self, table: &TableName) -> bool {
+        self.direct.contains(table)
     }
 }
 
@@ -157,6 +164,23 @@ pub(super) async fn stage(
         exprs.push(format!("vault_stage.{quoted}::{}", now.data_type));
         changed.push((column, now));
     }
+    // An empty table whose column types are the captured ones needs neither
+    // a type check nor a comparison of keys: its rows go straight in by COPY
+    // when it is loaded, once every table has been cleared.
+    let table = qualified(&captured.table);
+    if changed.is_empty() {
+        let empty: bool = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM {table})"
+        )))
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| pg_error(&at, e))?;
+        if empty {
+            state.direct.push(captured.table.clone());
+            return Ok(());
+        }
+    }
     execute(
         conn,
         &format!(
@@ -237,6 +261,30 @@ async fn copy_in(
     copy.finish().await.map_err(|e| pg_error(at, e))
 }
 
+/// Loads an empty table straight from the vault stream with COPY, which
+/// keeps identity values as given (like OVERRIDING SYSTEM VALUE).
+pub(super) async fn copy_direct(
+    conn: &mut PgConnection,
+    captured: &CapturedTable,
+    rows: &mut dyn Read,
+) -> Result<LoadCounts, ToolError> {
+    let columns: Vec<String> = captured
+        .columns
+        .iter()
+        .map(|c| quote_ident(&c.name))
+        .collect();
+    let statement = format!(
+        "COPY {} ({}) FROM STDIN",
+        qualified(&captured.table),
+        columns.join(", ")
+    );
+    let inserted = copy_in(conn, &captured.table.to_string(), &statement, rows).await?;
+    Ok(LoadCounts {
+        inserted,
+        ..LoadCounts::default()
+    })
+}
+
 /// Replace mode: deletes the target rows in scope, except (once staged) the
 /// rows whose key was captured, which `merge` overwrites in place. Rows of
 /// other tables that refer to those keys stay valid.
@@ -245,6 +293,9 @@ pub(super) async fn clear_scope(
     state: &RestoreState,
     captured: &CapturedTable,
 ) -> Result<u64, ToolError> {
+    if state.is_direct(&captured.table) {
+        return Ok(0); // it was empty when staged
+    }
     let at = captured.table.to_string();
     let table = qualified(&captured.table);
     let mut conditions = Vec::new();
@@ -325,67 +376,73 @@ pub(super) async fn merge(
             !captured.key.contains(name) && !fixed
         })
         .collect();
-    if unique_key(conn, &at, &table, &captured.key).await? {
-        let action = if updatable.is_empty() {
-            "DO NOTHING".to_owned()
-        } else {
-            let set: Vec<String> = updatable
-                .iter()
-                .map(|&i| format!("{c} = EXCLUDED.{c}", c = columns[i]))
-                .collect();
-            format!("DO UPDATE SET {}", set.join(", "))
-        };
-        let key: Vec<String> = captured.key.iter().map(|k| quote_ident(k)).collect();
+    if present == 0 {
+        // No captured key is in the table: every row is new.
+        run(conn, &at, insert).await?;
+        return Ok(counts);
+    }
+    if !updatable.is_empty() {
+        // Only rows whose values differ are written: a refreshed table
+        // that already holds the captured rows costs a comparison, not a rewrite.
+        let comparable = natively_comparable(conn, &at, &table).await?;
+        let set: Vec<String> = updatable
+            .iter()
+            .map(|&i| format!("{} = {}", columns[i], staged.exprs[i]))
+            .collect();
+        let differs: Vec<String> = updatable
+            .iter()
+            .map(|&i| {
+                let (column, value) = (format!("{table}.{}", columns[i]), &staged.exprs[i]);
+                if comparable.contains(&captured.columns[i].name) {
+                    format!("{column} IS DISTINCT FROM {value}")
+                } else {
+                    format!("{column}::text IS DISTINCT FROM ({value})::text")
+                }
+            })
+            .collect();
         run(
             conn,
             &at,
-            format!("{insert} ON CONFLICT ({}) {action}", key.join(", ")),
+            format!(
+                "UPDATE {table} SET {} FROM {} vault_stage WHERE {matches} AND ({})",
+                set.join(", "),
+                staged.name,
+                differs.join(" OR ")
+            ),
         )
         .await?;
-    } else {
-        if !updatable.is_empty() {
-            let set: Vec<String> = updatable
-                .iter()
-                .map(|&i| format!("{} = {}", columns[i], staged.exprs[i]))
-                .collect();
-            run(
-                conn,
-                &at,
-                format!(
-                    "UPDATE {table} SET {} FROM {} vault_stage WHERE {matches}",
-                    set.join(", "),
-                    staged.name
-                ),
-            )
-            .await?;
-        }
+    }
+    if counts.inserted > 0 {
         run(conn, &at, format!("{insert}{absent}")).await?;
     }
     Ok(counts)
 }
 
-/// Whether a valid, immediate, non-partial unique index has exactly the key
-/// columns: the arbiter `ON CONFLICT (key)` needs.
-async fn unique_key(
+/// The columns of `table` whose equality means identical stored values, so
+/// `IS DISTINCT FROM` finds every change: integers, booleans, bytea, uuid,
+/// enums, dates and timestamps, and text under a deterministic collation
+/// (and domains over these). The others are compared as text: numeric
+/// (1.0 = 1.00), floats (-0 = 0), intervals ('1 day' = '24 hours'), jsonb,
+/// json, arrays and the rest would call different values equal, or have no
+/// equality at all.
+async fn natively_comparable(
     conn: &mut PgConnection,
     at: &str,
     table: &str,
-    key: &[String],
-) -> Result<bool, ToolError> {
+) -> Result<Vec<String>, ToolError> {
     sqlx::query_scalar(
-        "SELECT EXISTS (
-           SELECT 1 FROM pg_catalog.pg_index i
-           WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indimmediate AND i.indisvalid
-             AND i.indpred IS NULL AND i.indexprs IS NULL
-             AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text)
-                  FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                  WHERE k.ord <= i.indnkeyatts)
-                 = (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) AS x))",
+        "SELECT a.attname::text FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype AND t.typtype = 'd'
+         LEFT JOIN pg_catalog.pg_collation c ON c.oid = a.attcollation
+         WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+           AND coalesce(c.collisdeterministic, true)
+           AND (coalesce(b.typtype, t.typtype) = 'e'
+                OR coalesce(b.typname, t.typname) IN ('int2', 'int4', 'int8', 'bool', 'bytea', 'uuid',
+                   'date', 'timestamp', 'timestamptz', 'time', 'text', 'varchar', 'bpchar'))",
     )
     .bind(table)
-    .bind(key)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| pg_error(at, e))
 }
