@@ -206,7 +206,7 @@ async fn load_all<E: Engine>(
 ) -> Result<(), ToolError> {
     // Every table's rows are read in first, where an engine stages them...
     for (captured, info, _) in plan {
-        let mut reader = vault.stream(&captured.table.to_string())?;
+        let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         db.stage_rows(captured, info, &mut reader).await?;
     }
     // ...children are emptied before parents...
@@ -218,7 +218,7 @@ async fn load_all<E: Engine>(
     }
     // ...and parents are loaded before children.
     for (i, (captured, info, rows)) in plan.iter().enumerate() {
-        let mut reader = vault.stream(&captured.table.to_string())?;
+        let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         let mut counts = db.load_rows(captured, info, &mut reader).await?;
         counts.deleted = deleted[i];
         let _ = writeln!(

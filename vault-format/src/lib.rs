@@ -24,6 +24,7 @@ mod keys;
 mod keyslots;
 mod manifest;
 mod random;
+mod read_ahead;
 mod reader;
 mod sealer;
 mod slot;
@@ -38,6 +39,7 @@ pub use keys::{
 };
 pub use keyslots::{add_key_slot, remove_key_slot};
 pub use manifest::{MAX_MANIFEST_LEN, Manifest, StreamEntry, StreamInfo};
+pub use read_ahead::ReadAhead;
 pub use reader::{StreamReader, UnlockedVault, Vault, vault_error_of};
 pub use slot::{KeySlot, MAX_KEY_SLOTS, SlotKind};
 pub use writer::{

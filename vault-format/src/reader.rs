@@ -177,6 +177,24 @@ impl std::fmt::Debug for UnlockedVault {
 }
 
 impl UnlockedVault {
+    /// An unlocked vault from a vault whose key was already checked.
+    pub(crate) fn from_parts(
+        vault: Vault,
+        data_key: &crate::keys::DataKey,
+        manifest: Manifest,
+        slot_number: u32,
+    ) -> Self {
+        let keys = VaultKeys::derive(data_key, &vault.header.vault_id);
+        let data_key = crate::keys::DataKey(data_key.0.clone());
+        UnlockedVault {
+            vault,
+            keys,
+            manifest,
+            slot_number,
+            data_key,
+        }
+    }
+
     pub fn vault(&self) -> &Vault {
         &self.vault
     }

@@ -160,3 +160,80 @@ fn an_existing_file_is_never_overwritten() {
     assert_eq!(error.code(), "already-exists");
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }
+
+#[test]
+fn reading_ahead_gives_the_same_bytes_and_the_same_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ahead.vault");
+    let key = KeyMaterial::KeyFile(FileKey::generate().unwrap());
+    let blob = pseudo_random(50_000, 7);
+    let writer = VaultWriter::create(&path, options(), &[&key]).unwrap();
+    let mut stream = writer.stream("blobs", serde_json::Value::Null).unwrap();
+    stream.write_all(&blob).unwrap();
+    stream.finish().unwrap();
+    writer
+        .stream("empty", serde_json::Value::Null)
+        .unwrap()
+        .finish()
+        .unwrap();
+    writer.finish().unwrap();
+
+    let unlocked = Vault::open(&path).unwrap().unlock(&key).unwrap();
+    let mut got = Vec::new();
+    unlocked
+        .stream_read_ahead("blobs")
+        .unwrap()
+        .read_to_end(&mut got)
+        .unwrap();
+    assert_eq!(got, blob);
+    let mut empty = Vec::new();
+    unlocked
+        .stream_read_ahead("empty")
+        .unwrap()
+        .read_to_end(&mut empty)
+        .unwrap();
+    assert!(empty.is_empty());
+    assert_eq!(
+        unlocked.stream_read_ahead("nope").err().unwrap().code(),
+        "stream-not-found"
+    );
+    drop(unlocked);
+
+    // A chunk altered with its checksum recomputed: the error arrives in place,
+    // and the reader never reports a clean end afterwards.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut ciphertext: Vec<u8> = conn
+        .query_row(
+            "SELECT ciphertext FROM chunk WHERE stream_index = 0 AND chunk_index = 5",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    ciphertext[3] ^= 1;
+    let checksum = sha2_digest(&ciphertext);
+    conn.execute(
+        "UPDATE chunk SET ciphertext = ?1, checksum = ?2 WHERE stream_index = 0 AND chunk_index = 5",
+        rusqlite::params![ciphertext, checksum],
+    )
+    .unwrap();
+    drop(conn);
+    let unlocked = Vault::open(&path).unwrap().unlock(&key).unwrap();
+    let mut reader = unlocked.stream_read_ahead("blobs").unwrap();
+    let mut got = Vec::new();
+    let error = reader.read_to_end(&mut got).unwrap_err();
+    assert_eq!(vault_format::vault_error_of(error).code(), "damaged");
+    assert_eq!(
+        got.len(),
+        5 * 4096,
+        "only the authenticated chunks before the bad one"
+    );
+    assert!(
+        reader.read(&mut [0u8; 16]).is_err(),
+        "no clean end after an error"
+    );
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
