@@ -29,14 +29,17 @@ pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
     }
 }
 
+/// Runs `$call` with `$db` bound to the engine inside an [`AnyEngine`]. The
+/// step modules (sanitize, health, links) use it to forward their own traits.
 macro_rules! each {
     ($self:ident, $db:ident => $call:expr) => {
         match $self {
-            AnyEngine::Postgres($db) => $call,
-            AnyEngine::Sqlite($db) => $call,
+            $crate::db::any::AnyEngine::Postgres($db) => $call,
+            $crate::db::any::AnyEngine::Sqlite($db) => $call,
         }
     };
 }
+pub(crate) use each;
 
 impl Engine for AnyEngine {
     fn kind(&self) -> EngineKind {
