@@ -39,6 +39,7 @@ macro_rules! each {
         }
     };
 }
+#[allow(unused_imports)] // used by the step modules (sanitize, health, links)
 pub(crate) use each;
 
 impl Engine for AnyEngine {
