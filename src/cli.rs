@@ -33,6 +33,12 @@ pub enum Command {
     Capture(CaptureArgs),
     /// After a refresh: put a vault's tables back into acceptance, in one transaction.
     Restore(RestoreArgs),
+    /// After a restore: apply the `[[sanitize]]` rules in one transaction, then verify them.
+    Sanitize(SanitizeArgs),
+    /// After a refresh: list database links, foreign servers and connection strings; flag those that point at production.
+    Links(LinksArgs),
+    /// After a refresh: find invalid objects (indexes, constraints, views, functions, sequences); --fix repairs what can be.
+    Health(HealthArgs),
     /// Run capture, refresh and restore on sample SQLite databases, with no server.
     Demo(DemoArgs),
 }
@@ -64,8 +70,46 @@ pub struct RestoreArgs {
     /// (another acceptance database). Never allows production.
     #[arg(long)]
     pub target_differs: bool,
+    /// Run only these steps, comma-separated, in pipeline order:
+    /// restore, sanitize, verify, health, links (default: all).
+    #[arg(long, value_name = "LIST")]
+    pub steps: Option<String>,
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// A vault written by `vault capture` before the refresh: compare the
+    /// foreign servers with acceptance's definitions (needs the key).
+    #[arg(long, value_name = "FILE")]
+    pub vault: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SanitizeArgs {
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// Run every rule in a transaction that is rolled back: print the rows
+    /// each would touch, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// Repair what can be repaired (never on production), then check again.
+    #[arg(long)]
+    pub fix: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ pub enum Exit {
     /// a vault.toml that fails validation, schema drift).
     Usage,
     /// 3: a check found a problem: a vault is damaged, truncated, incomplete
-    /// or tampered with.
+    /// or tampered with; rows are left after a sanitize.
     Problem,
     /// 4: refused by a safety guard (a restore into production or into another
     /// database than the vault's source, removing the last key slot, or the

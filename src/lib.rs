@@ -14,11 +14,15 @@ pub mod demo;
 pub mod env_vars;
 pub mod exit;
 pub mod guard;
+pub mod health;
 pub mod keys;
+pub mod links;
 pub mod progress;
 pub mod restore;
 pub mod rowcodec;
+pub mod sanitize;
 pub mod units;
+pub mod workflow;
 
 use std::io::Write;
 

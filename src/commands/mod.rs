@@ -10,10 +10,13 @@ use crate::keys::EnvLookup;
 
 pub mod capture;
 pub mod check;
+pub mod health;
 pub mod inspect;
 pub mod key;
 pub mod keygen;
+pub mod links;
 pub mod restore;
+pub mod sanitize;
 
 /// Runs one command, writing its report to `out`. `Ok` carries the exit
 /// status of a command that ran to the end (a check that found damage ends
@@ -27,6 +30,9 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Key(KeyCommand::Remove(args)) => key::remove(&args, out, env),
         Command::Capture(args) => capture::run(&args, out, env),
         Command::Restore(args) => restore::run(&args, out, env),
+        Command::Sanitize(args) => sanitize::run(&args, out, env),
+        Command::Links(args) => links::run(&args, out, env),
+        Command::Health(args) => health::run(&args, out, env),
         Command::Demo(args) => crate::demo::run(&args.dir, out),
     }
 }

@@ -23,24 +23,73 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     let vault = vault_format::Vault::open(&args.vault)?.unlock(&key)?;
     let captured = crate::restore::captured_tables(&vault)?;
+    let steps = match &args.steps {
+        Some(text) => crate::workflow::parse_steps(text).map_err(|message| {
+            ToolError::usage(format!("--steps: {message}"))
+                .hint("name steps from: restore, sanitize, verify, health, links")
+        })?,
+        None => crate::workflow::Step::ALL.to_vec(),
+    };
     let runtime = crate::runtime()?;
     let mut progress = progress();
-    let summary = runtime.block_on(async {
+    let (summary, failure) = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
         if let Some((first, _)) = captured.first() {
             crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
         }
-        crate::restore::restore(
-            &mut db,
-            &vault,
-            &config,
-            &target,
-            args.dry_run,
-            &mut progress,
-        )
-        .await
+        let run = crate::workflow::Run {
+            vault: &vault,
+            config: &config,
+            target: &target,
+            production: production.as_ref(),
+            steps: &steps,
+            dry_run: args.dry_run,
+        };
+        Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
     })?;
+    if let Some(restored) = &summary.restore {
+        print_restore(out, restored)?;
+    }
+    if let Some(sanitized) = &summary.sanitize {
+        writeln!(out)?;
+        crate::commands::sanitize::print(out, sanitized, summary.verify.as_ref())?;
+    }
+    if let Some(health) = &summary.health {
+        writeln!(out)?;
+        crate::commands::health::print(health, out)?;
+    }
+    if let Some(links) = &summary.links {
+        writeln!(out)?;
+        crate::commands::links::print(links, out)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "steps:")?;
+    for step in &summary.steps {
+        let outcome = match step.outcome {
+            crate::workflow::Outcome::Ok => "ok",
+            crate::workflow::Outcome::Findings => "FINDINGS",
+            crate::workflow::Outcome::Failed => "FAILED",
+            crate::workflow::Outcome::Skipped => "skipped",
+        };
+        writeln!(
+            out,
+            "  {:<9} {:<9} {}",
+            step.step.name(),
+            outcome,
+            step.figures
+        )?;
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(summary.exit())
+}
+
+fn print_restore(
+    out: &mut dyn Write,
+    summary: &crate::restore::RestoreSummary,
+) -> Result<(), ToolError> {
     for note in &summary.notes {
         writeln!(out, "note: {note}")?;
     }
@@ -83,5 +132,5 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             summary.target
         )?;
     }
-    Ok(Exit::Success)
+    Ok(())
 }

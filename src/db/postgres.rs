@@ -6,8 +6,11 @@
 //! servers and user mappings). docs/postgres.md explains the choices.
 
 mod grants;
+mod health;
+mod link_check;
 mod links;
 mod load;
+mod sanitize;
 
 use std::cell::RefCell;
 use std::io::Read;

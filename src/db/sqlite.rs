@@ -1,5 +1,8 @@
 //! SQLite: files on disk through sqlx, one read transaction for a capture, one write transaction for a restore.
 
+mod health;
+mod sanitize;
+
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod health;
 pub mod pg;
+pub mod sanitize;
 pub mod workflow;
 
 use std::ffi::OsStr;

@@ -23,30 +23,30 @@ const KIND: &str = "pg-foreign-servers";
 
 /// A foreign server as `CREATE SERVER` defines it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Server {
-    name: String,
-    wrapper: String,
+pub(super) struct Server {
+    pub(super) name: String,
+    pub(super) wrapper: String,
     server_type: Option<String>,
     version: Option<String>,
     owner: String,
-    options: BTreeMap<String, String>,
+    pub(super) options: BTreeMap<String, String>,
 }
 
 /// A user mapping; `options` is `None` when the capturing user could not
 /// read them. No `Debug`: the options may hold a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
-struct Mapping {
+pub(super) struct Mapping {
     /// A role name, or `public`.
-    user: String,
-    server: String,
-    options: Option<BTreeMap<String, String>>,
+    pub(super) user: String,
+    pub(super) server: String,
+    pub(super) options: Option<BTreeMap<String, String>>,
 }
 
 /// The stream's one JSON document.
 #[derive(Serialize, Deserialize)]
-struct Links {
-    servers: Vec<Server>,
-    user_mappings: Vec<Mapping>,
+pub(super) struct Links {
+    pub(super) servers: Vec<Server>,
+    pub(super) user_mappings: Vec<Mapping>,
 }
 
 const SERVERS: &str = "SELECT s.srvname::text, w.fdwname::text, s.srvtype, s.srvversion,
@@ -90,7 +90,7 @@ BEGIN
 END
 $vault$";
 
-async fn read_links(conn: &mut PgConnection) -> Result<Links, ToolError> {
+pub(super) async fn read_links(conn: &mut PgConnection) -> Result<Links, ToolError> {
     let options = |text: String| -> Result<BTreeMap<String, String>, ToolError> {
         serde_json::from_str(&text)
             .map_err(|e| ToolError::failed(format!("foreign servers: unreadable options: {e}")))
@@ -157,6 +157,21 @@ pub(super) async fn capture(
     Ok(line)
 }
 
+/// The foreign servers and user mappings a vault holds; `None` when it
+/// has no such stream.
+pub(super) fn captured(vault: &UnlockedVault) -> Result<Option<Links>, ToolError> {
+    let Some((_, bytes)) = read_extra(vault, KIND)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        ToolError::new(
+            Exit::Problem,
+            format!("the vault's foreign-servers stream is not valid: {e}"),
+        )
+        .hint("restore only vaults written by `vault capture`")
+    })
+}
+
 /// Puts back the captured servers (created, or altered to the captured
 /// options) and, on each of them, exactly the captured user mappings.
 /// Servers that the vault does not know are left alone and reported.
@@ -164,16 +179,9 @@ pub(super) async fn restore(
     conn: &mut PgConnection,
     vault: &UnlockedVault,
 ) -> Result<Vec<String>, ToolError> {
-    let Some((_, bytes)) = read_extra(vault, KIND)? else {
+    let Some(captured) = captured(vault)? else {
         return Ok(Vec::new());
     };
-    let captured: Links = serde_json::from_slice(&bytes).map_err(|e| {
-        ToolError::new(
-            Exit::Problem,
-            format!("the vault's foreign-servers stream is not valid: {e}"),
-        )
-        .hint("restore only vaults written by `vault capture`")
-    })?;
     let now = read_links(conn).await?;
     let mut lines = Vec::new();
     for server in &captured.servers {

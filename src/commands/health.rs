@@ -1,0 +1,96 @@
+//! `vault health`: check acceptance for invalid objects; with `--fix` repair what can be repaired (never on production).
+
+use std::io::Write;
+
+use crate::cli::HealthArgs;
+use crate::commands::capture::{config_error, load_config, text_env};
+use crate::exit::{Exit, ToolError};
+use crate::health::{Finding, HealthSummary};
+use crate::keys::EnvLookup;
+
+pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
+    let config = load_config(&args.config)?;
+    let env_text = text_env(env);
+    let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    if args.fix {
+        let production = config.production_url(&env_text).map_err(config_error)?;
+        crate::guard::refuse_production(&config, &url, production.as_ref())?;
+    }
+    let summary = crate::runtime()?.block_on(async {
+        let mut db = crate::db::any::connect(&url).await?;
+        crate::health::health(&mut db, args.fix).await
+    })?;
+    print(&summary, out)?;
+    Ok(summary.exit())
+}
+
+fn state(finding: &Finding, fix: bool) -> &'static str {
+    if finding.repaired {
+        "repaired"
+    } else if !finding.kind.is_problem() {
+        "listed"
+    } else if fix {
+        "REMAINS"
+    } else {
+        "found"
+    }
+}
+
+/// One line per finding (state, kind, object), its detail and what to do beneath.
+pub fn print(summary: &HealthSummary, out: &mut dyn Write) -> std::io::Result<()> {
+    let mode = if summary.fix {
+        "checked, repaired what can be, checked again"
+    } else {
+        "checked only; nothing was changed"
+    };
+    writeln!(out, "health of {} ({mode})", summary.target)?;
+    if !summary.findings.is_empty() {
+        writeln!(out, "  {:<9} {:<30} OBJECT", "STATE", "KIND")?;
+    }
+    for finding in &summary.findings {
+        writeln!(
+            out,
+            "  {:<9} {:<30} {}",
+            state(finding, summary.fix),
+            finding.kind.name(),
+            finding.object
+        )?;
+        writeln!(out, "            {}", finding.detail)?;
+        writeln!(out, "            found by: {}", finding.method)?;
+        match (&finding.repair, finding.repaired) {
+            (Some(statement), true) => writeln!(out, "            repaired with: {statement}")?,
+            _ if !finding.what_to_do.is_empty() => {
+                writeln!(out, "            what to do: {}", finding.what_to_do)?
+            }
+            _ => {}
+        }
+    }
+    for note in &summary.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    let remaining = summary.remaining();
+    let listed = summary
+        .findings
+        .iter()
+        .filter(|f| !f.kind.is_problem())
+        .count();
+    let problems = summary.findings.len() - listed;
+    if problems == 0 {
+        writeln!(out, "no problem found")?;
+    } else if summary.fix {
+        writeln!(
+            out,
+            "{problems} problems found: {} repaired, {remaining} remain",
+            summary.repaired()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{problems} problems found; `vault health --fix` repairs those that say how"
+        )?;
+    }
+    if listed > 0 {
+        writeln!(out, "{listed} scheduled jobs listed for review")?;
+    }
+    Ok(())
+}

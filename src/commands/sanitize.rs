@@ -1,0 +1,131 @@
+//! `vault sanitize`: guard the target, apply the `[[sanitize]]` rules in one transaction, verify them in another.
+
+use std::io::Write;
+
+use crate::cli::SanitizeArgs;
+use crate::commands::capture::{config_error, load_config, text_env};
+use crate::exit::{Exit, ToolError};
+use crate::keys::EnvLookup;
+use crate::sanitize::{SanitizeSummary, VerifySummary};
+
+pub fn run(
+    args: &SanitizeArgs,
+    out: &mut dyn Write,
+    env: EnvLookup<'_>,
+) -> Result<Exit, ToolError> {
+    let config = load_config(&args.config)?;
+    let env_text = text_env(env);
+    let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    let production = config.production_url(&env_text).map_err(config_error)?;
+    crate::guard::refuse_production(&config, &url, production.as_ref())?;
+    if config.sanitize.is_empty() {
+        writeln!(
+            out,
+            "no [[sanitize]] rules in {}: nothing to do",
+            args.config.display()
+        )?;
+        return Ok(Exit::Success);
+    }
+    let runtime = crate::runtime()?;
+    let (mut db, summary) = runtime.block_on(async {
+        let mut db = crate::db::any::connect(&url).await?;
+        let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
+        Ok::<_, ToolError>((db, summary))
+    })?;
+    if summary.dry_run {
+        print(out, &summary, None)?;
+        writeln!(
+            out,
+            "dry run: the rules ran in a transaction that was rolled back; nothing was changed in {url}"
+        )?;
+        return Ok(Exit::Success);
+    }
+    let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(error) => {
+            print(out, &summary, None)?;
+            return Err(ToolError {
+                message: format!(
+                    "the sanitize was committed, and its verification failed: {}",
+                    error.message
+                ),
+                ..error
+            });
+        }
+    };
+    print(out, &summary, Some(&verified))?;
+    let left = verified.rows_left();
+    if left == 0 {
+        writeln!(
+            out,
+            "sanitized {url}: {} rules in one transaction, committed; verified: no row left",
+            summary.rules.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "sanitized {url}: {} rules in one transaction, committed; verification found {left} rows left",
+            summary.rules.len()
+        )?;
+    }
+    Ok(verified.exit())
+}
+
+/// The table of rules: rows affected and, after verification, rows left.
+pub(crate) fn print(
+    out: &mut dyn Write,
+    summary: &SanitizeSummary,
+    verified: Option<&VerifySummary>,
+) -> Result<(), ToolError> {
+    let affected = if summary.dry_run {
+        "would touch"
+    } else {
+        "affected"
+    };
+    writeln!(
+        out,
+        "  {:>4}  {:<28} {:<28} {:>12} {:>10}",
+        "rule", "table", "action", affected, "left"
+    )?;
+    for rule in &summary.rules {
+        let check = verified.and_then(|v| v.rules.iter().find(|c| c.rule == rule.rule));
+        let left = match check {
+            None => "-".to_owned(),
+            Some(check) => match check.rows_left {
+                Some(n) => n.to_string(),
+                None => "n/v".to_owned(),
+            },
+        };
+        writeln!(
+            out,
+            "  {:>4}  {:<28} {:<28} {:>12} {:>10}",
+            rule.rule, rule.table, rule.action, rule.rows, left
+        )?;
+        for dependent in &rule.dependents {
+            let how = match dependent.how {
+                "deleted-first" => "deleted first (cascade = true)",
+                "on-delete-cascade" => "deleted by ON DELETE CASCADE",
+                "on-delete-set-null" => "set to NULL by ON DELETE SET NULL",
+                _ => "set to default by ON DELETE SET DEFAULT",
+            };
+            writeln!(
+                out,
+                "          {}: {} rows {how}, foreign key {}",
+                dependent.table, dependent.rows, dependent.constraint
+            )?;
+        }
+        for why in check.iter().flat_map(|c| &c.not_verifiable) {
+            writeln!(out, "          not verifiable: {why}")?;
+        }
+    }
+    for view in &summary.refreshed {
+        let verb = if summary.dry_run {
+            "would refresh"
+        } else {
+            "refreshed"
+        };
+        writeln!(out, "  {verb} materialized view {view}")?;
+    }
+    Ok(())
+}

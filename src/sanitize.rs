@@ -1,0 +1,448 @@
+//! `[[sanitize]]` rules -> statements in one transaction, foreign keys followed, and the counts that verify them.
+//!
+//! The engine-independent part: rule order, the foreign-key walk (children
+//! before parents), rollback on the first error, the report, and the
+//! verification counts. Each engine implements [`Sanitizer`] in its own
+//! `db/` module (the catalog queries and what is particular to its SQL);
+//! docs/sanitize.md describes the behaviour.
+
+mod sql_text;
+mod verify;
+mod walk;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::config::{Config, SanitizeRule};
+use crate::db::any::AnyEngine;
+use crate::db::{TableName, quote_ident};
+use crate::exit::{Exit, ToolError};
+pub(crate) use sql_text::read_sql;
+pub use verify::verify;
+use walk::{KeyCache, Walk};
+
+/// What a schema does to referencing rows when their parent row is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDelete {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl OnDelete {
+    fn sql(self) -> &'static str {
+        match self {
+            OnDelete::NoAction => "NO ACTION",
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+            OnDelete::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// One foreign key that refers to a table, as the catalog describes it.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    /// The constraint's name (SQLite, whose keys have none: a description).
+    pub name: String,
+    pub child: TableName,
+    pub child_columns: Vec<String>,
+    pub parent_columns: Vec<String>,
+    pub on_delete: OnDelete,
+}
+
+/// Whether an SQL fragment gives the same value when evaluated again later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Determinism {
+    /// Only immutable or stable functions and no clock.
+    Deterministic,
+    /// It reads the transaction clock (now(), CURRENT_TIMESTAMP, date('now')).
+    Clock(String),
+    /// It calls a volatile function (random() and the like).
+    Volatile(String),
+    /// The engine could not tell (the reason).
+    Unknown(String),
+}
+
+/// What an engine provides to the sanitize step. Statements are built by
+/// this module from quoted identifiers and the operator's SQL.
+#[allow(async_fn_in_trait)]
+pub trait Sanitizer {
+    /// The table as SQL: quoted, and schema-qualified where the engine needs it.
+    fn table_sql(&self, table: &TableName) -> String;
+
+    /// The columns of a table; `None` when there is no such table. A
+    /// relation that is not a table is a usage error.
+    async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError>;
+
+    /// Opens the one write transaction that every rule runs in.
+    async fn begin_sanitize(&mut self) -> Result<(), ToolError>;
+
+    /// Opens the verification transaction (a fresh snapshot; nothing is written).
+    async fn begin_verify(&mut self) -> Result<(), ToolError>;
+
+    /// Commits (`true`) or rolls back (`false`) the open transaction.
+    async fn end_transaction(&mut self, commit: bool) -> Result<(), ToolError>;
+
+    /// Runs one statement; returns the rows it changed.
+    async fn sanitize_execute(&mut self, sql: &str) -> Result<u64, ToolError>;
+
+    /// Runs one `SELECT count(*)`.
+    async fn sanitize_count(&mut self, sql: &str) -> Result<u64, ToolError>;
+
+    /// The foreign keys that refer to `table`.
+    async fn referencing_keys(&mut self, table: &TableName) -> Result<Vec<ForeignKey>, ToolError>;
+
+    /// Whether `fragment`, evaluated over `table`'s rows, is deterministic.
+    /// Runs inside the verification transaction and leaves it as it was.
+    async fn determinism(
+        &mut self,
+        table: &TableName,
+        fragment: &str,
+    ) -> Result<Determinism, ToolError>;
+
+    /// Materialized views that depend, directly or through views, on any of
+    /// `tables`, in the order they must be refreshed.
+    async fn dependent_matviews(
+        &mut self,
+        _tables: &[TableName],
+    ) -> Result<Vec<TableName>, ToolError> {
+        Ok(Vec::new())
+    }
+
+    /// Refreshes one materialized view inside the sanitize transaction.
+    async fn refresh_matview(&mut self, _view: &TableName) -> Result<(), ToolError> {
+        Ok(())
+    }
+}
+
+/// What happened to rows of another table because a rule deleted rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependent {
+    pub table: String,
+    pub constraint: String,
+    /// `deleted-first` (the rule's `cascade = true`), or the schema's own
+    /// rule: `on-delete-cascade`, `on-delete-set-null`, `on-delete-set-default`.
+    pub how: &'static str,
+    pub rows: u64,
+}
+
+/// One rule's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleOutcome {
+    /// 1-based, in file order.
+    pub rule: usize,
+    pub table: String,
+    /// `delete_where`, `delete_all`, `set_null` or `set`, with its columns.
+    pub action: String,
+    /// Rows the rule deleted or updated (would, in a dry run).
+    pub rows: u64,
+    /// Rows of other tables removed or changed through foreign keys.
+    pub dependents: Vec<Dependent>,
+}
+
+/// What `sanitize` did, rule by rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct SanitizeSummary {
+    pub dry_run: bool,
+    pub rules: Vec<RuleOutcome>,
+    /// Materialized views refreshed (would be, in a dry run), schema-qualified.
+    pub refreshed: Vec<String>,
+}
+
+/// One rule's verification count.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleCheck {
+    pub rule: usize,
+    pub table: String,
+    pub action: String,
+    /// Rows that the rule should have removed or changed and that are
+    /// still there; `None` when the rule is not verifiable.
+    pub rows_left: Option<u64>,
+    /// Why the rule, or some of its columns, could not be verified.
+    pub not_verifiable: Vec<String>,
+}
+
+/// The verification of every rule, in a fresh transaction after the commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifySummary {
+    pub rules: Vec<RuleCheck>,
+}
+
+impl VerifySummary {
+    /// Every row left over, summed across the rules.
+    pub fn rows_left(&self) -> u64 {
+        self.rules.iter().filter_map(|r| r.rows_left).sum()
+    }
+
+    /// Success when nothing is left, a problem (exit 3) otherwise.
+    pub fn exit(&self) -> Exit {
+        if self.rows_left() == 0 {
+            Exit::Success
+        } else {
+            Exit::Problem
+        }
+    }
+}
+
+/// A rule's action as the configuration gives it.
+enum Action<'a> {
+    DeleteWhere(&'a str),
+    DeleteAll,
+    SetNull(&'a [String]),
+    Set(Vec<(&'a String, &'a String)>),
+}
+
+fn action_of(rule: &SanitizeRule) -> Action<'_> {
+    if let Some(predicate) = &rule.delete_where {
+        Action::DeleteWhere(predicate)
+    } else if rule.delete_all == Some(true) {
+        Action::DeleteAll
+    } else if let Some(columns) = &rule.set_null {
+        Action::SetNull(columns)
+    } else {
+        Action::Set(rule.set.iter().flatten().collect())
+    }
+}
+
+fn describe_action(rule: &SanitizeRule) -> String {
+    match action_of(rule) {
+        Action::DeleteWhere(_) => "delete_where".into(),
+        Action::DeleteAll => "delete_all".into(),
+        Action::SetNull(columns) => format!("set_null {}", columns.join(", ")),
+        Action::Set(pairs) => format!(
+            "set {}",
+            pairs
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn at(index: usize, rule: &SanitizeRule) -> String {
+    format!("sanitize rule {} (table {})", index + 1, rule.table)
+}
+
+/// Checks that every rule's table and columns exist (exit 2 otherwise),
+/// before anything changes.
+pub async fn check_rules<S: Sanitizer>(db: &mut S, config: &Config) -> Result<(), ToolError> {
+    for (i, rule) in config.sanitize.iter().enumerate() {
+        let table = TableName::parse(&rule.table);
+        let Some(columns) = db.table_columns(&table).await? else {
+            return Err(ToolError::usage(format!(
+                "{}: the table {table} does not exist; nothing was changed",
+                at(i, rule)
+            ))
+            .hint("correct the table name in the configuration"));
+        };
+        let named = rule
+            .set_null
+            .iter()
+            .flatten()
+            .chain(rule.set.iter().flat_map(|s| s.keys()));
+        for column in named {
+            if !columns.iter().any(|c| c == column) {
+                return Err(ToolError::usage(format!(
+                    "{}: the column {table}.{column} does not exist; nothing was changed",
+                    at(i, rule)
+                ))
+                .hint("correct the column name in the configuration"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies every rule, in file order, in one transaction; refreshes the
+/// dependent materialized views; commits, or rolls back for a dry run or
+/// at the first error.
+pub async fn sanitize<S: Sanitizer>(
+    db: &mut S,
+    config: &Config,
+    dry_run: bool,
+) -> Result<SanitizeSummary, ToolError> {
+    check_rules(db, config).await?;
+    db.begin_sanitize().await?;
+    let applied = apply(db, config, dry_run).await;
+    match applied {
+        Ok(summary) => {
+            if let Err(e) = db.end_transaction(!dry_run).await {
+                // SQLite keeps the transaction open when a deferred foreign
+                // key fails the COMMIT.
+                let _ = db.end_transaction(false).await;
+                return Err(ToolError::failed(format!(
+                    "the sanitize could not commit: {}; nothing was changed",
+                    e.message
+                )));
+            }
+            Ok(summary)
+        }
+        Err(mut error) => {
+            // An error on rollback adds nothing: a failed transaction is
+            // rolled back by the server when its connection ends.
+            let _ = db.end_transaction(false).await;
+            error
+                .message
+                .push_str("; the sanitize was rolled back: nothing was changed");
+            Err(error)
+        }
+    }
+}
+
+async fn apply<S: Sanitizer>(
+    db: &mut S,
+    config: &Config,
+    dry_run: bool,
+) -> Result<SanitizeSummary, ToolError> {
+    let mut keys = KeyCache::default();
+    let mut rules = Vec::new();
+    let mut touched: BTreeSet<(Option<String>, String)> = BTreeSet::new();
+    for (i, rule) in config.sanitize.iter().enumerate() {
+        let table = TableName::parse(&rule.table);
+        let sql_table = db.table_sql(&table);
+        let context = |e: ToolError| ToolError {
+            message: format!("{}: {}", at(i, rule), e.message),
+            ..e
+        };
+        let mut dependents = Vec::new();
+        let rows = match action_of(rule) {
+            Action::DeleteWhere(_) | Action::DeleteAll => {
+                let walk = Walk {
+                    rule: i,
+                    config_rule: rule,
+                    cascade: rule.cascade == Some(true),
+                };
+                let predicate = rule.delete_where.as_deref();
+                walk.delete(db, &mut keys, &table, predicate, true, 0, &mut dependents)
+                    .await?
+            }
+            Action::SetNull(columns) => {
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} = NULL", quote_ident(c)))
+                    .collect();
+                let held: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} IS NOT NULL", quote_ident(c)))
+                    .collect();
+                let sql = format!(
+                    "UPDATE {sql_table} SET {} WHERE {}({})",
+                    sets.join(", "),
+                    filter_and(rule),
+                    held.join(" OR ")
+                );
+                db.sanitize_execute(&sql).await.map_err(context)?
+            }
+            Action::Set(pairs) => {
+                let sets: Vec<String> = pairs
+                    .iter()
+                    .map(|(c, e)| format!("{} = ({e})", quote_ident(c)))
+                    .collect();
+                let mut sql = format!("UPDATE {sql_table} SET {}", sets.join(", "));
+                if let Some(filter) = &rule.filter {
+                    sql.push_str(&format!(" WHERE ({filter})"));
+                }
+                db.sanitize_execute(&sql).await.map_err(context)?
+            }
+        };
+        touched.insert((table.schema.clone(), table.name.clone()));
+        for dependent in &dependents {
+            let name = TableName::parse(&dependent.table);
+            touched.insert((name.schema, name.name));
+        }
+        rules.push(RuleOutcome {
+            rule: i + 1,
+            table: rule.table.clone(),
+            action: describe_action(rule),
+            rows,
+            dependents,
+        });
+    }
+    let tables: Vec<TableName> = touched
+        .into_iter()
+        .map(|(schema, name)| TableName { schema, name })
+        .collect();
+    let mut refreshed = Vec::new();
+    for view in db.dependent_matviews(&tables).await? {
+        if !dry_run {
+            db.refresh_matview(&view).await.map_err(|e| ToolError {
+                message: format!("refreshing materialized view {view}: {}", e.message),
+                ..e
+            })?;
+        }
+        refreshed.push(view.to_string());
+    }
+    Ok(SanitizeSummary {
+        dry_run,
+        rules,
+        refreshed,
+    })
+}
+
+/// `(filter) AND ` or nothing.
+fn filter_and(rule: &SanitizeRule) -> String {
+    match &rule.filter {
+        Some(filter) => format!("({filter}) AND "),
+        None => String::new(),
+    }
+}
+
+impl Sanitizer for AnyEngine {
+    fn table_sql(&self, table: &TableName) -> String {
+        crate::db::any::each!(self, db => db.table_sql(table))
+    }
+
+    async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError> {
+        crate::db::any::each!(self, db => db.table_columns(table).await)
+    }
+
+    async fn begin_sanitize(&mut self) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.begin_sanitize().await)
+    }
+
+    async fn begin_verify(&mut self) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.begin_verify().await)
+    }
+
+    async fn end_transaction(&mut self, commit: bool) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.end_transaction(commit).await)
+    }
+
+    async fn sanitize_execute(&mut self, sql: &str) -> Result<u64, ToolError> {
+        crate::db::any::each!(self, db => db.sanitize_execute(sql).await)
+    }
+
+    async fn sanitize_count(&mut self, sql: &str) -> Result<u64, ToolError> {
+        crate::db::any::each!(self, db => db.sanitize_count(sql).await)
+    }
+
+    async fn referencing_keys(&mut self, table: &TableName) -> Result<Vec<ForeignKey>, ToolError> {
+        crate::db::any::each!(self, db => db.referencing_keys(table).await)
+    }
+
+    async fn determinism(
+        &mut self,
+        table: &TableName,
+        fragment: &str,
+    ) -> Result<Determinism, ToolError> {
+        crate::db::any::each!(self, db => db.determinism(table, fragment).await)
+    }
+
+    async fn dependent_matviews(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<TableName>, ToolError> {
+        crate::db::any::each!(self, db => db.dependent_matviews(tables).await)
+    }
+
+    async fn refresh_matview(&mut self, view: &TableName) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.refresh_matview(view).await)
+    }
+}

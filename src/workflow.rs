@@ -1,0 +1,350 @@
+//! The post-refresh pipeline that `vault restore` runs: restore, sanitize, verify, health, links, in that order.
+//!
+//! An error that stops a step stops the pipeline there. Findings (rows left
+//! after sanitizing, unrepaired health findings, links to production) do not:
+//! every later step still runs, and the run ends with exit 3.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// One step of the pipeline, in the order the pipeline runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Restore,
+    Sanitize,
+    Verify,
+    Health,
+    Links,
+}
+
+impl Step {
+    /// Every step, in pipeline order.
+    pub const ALL: [Step; 5] = [
+        Step::Restore,
+        Step::Sanitize,
+        Step::Verify,
+        Step::Health,
+        Step::Links,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Restore => "restore",
+            Step::Sanitize => "sanitize",
+            Step::Verify => "verify",
+            Step::Health => "health",
+            Step::Links => "links",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Step {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Step::ALL
+            .into_iter()
+            .find(|s| s.name() == text.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown step \"{}\"; the steps are {}",
+                    text.trim(),
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Parses `--steps restore,sanitize,...`: any subset, run in pipeline order.
+pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
+    let mut steps = text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Step::from_str)
+        .collect::<Result<Vec<_>, _>>()?;
+    if steps.is_empty() {
+        return Err("--steps names no step".into());
+    }
+    steps.sort();
+    steps.dedup();
+    Ok(steps)
+}
+
+/// How one step of a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Done, nothing left to look at.
+    Ok,
+    /// Done, with findings that need a look (exit 3 at the end).
+    Findings,
+    /// An error stopped it, and the pipeline with it.
+    Failed,
+    /// Not run: not asked for, or an earlier step failed.
+    Skipped,
+}
+
+/// One line of the pipeline's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: Step,
+    pub outcome: Outcome,
+    /// The step's key figures, in a sentence.
+    pub figures: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_run_in_pipeline_order_whatever_the_order_given() {
+        assert_eq!(
+            parse_steps("links, restore,links").unwrap(),
+            vec![Step::Restore, Step::Links]
+        );
+        assert!(
+            parse_steps("restore,compare")
+                .unwrap_err()
+                .contains("compare")
+        );
+        assert!(parse_steps(",").is_err());
+    }
+}
+
+/// Everything one run of the pipeline produced, step by step.
+#[derive(Debug, Default, Serialize)]
+pub struct PipelineSummary {
+    pub steps: Vec<StepReport>,
+    pub restore: Option<crate::restore::RestoreSummary>,
+    pub sanitize: Option<crate::sanitize::SanitizeSummary>,
+    pub verify: Option<crate::sanitize::VerifySummary>,
+    pub health: Option<crate::health::HealthSummary>,
+    pub links: Option<crate::links::LinksSummary>,
+}
+
+impl PipelineSummary {
+    /// 3 when any step left findings, 0 otherwise (a failed step is an error instead).
+    pub fn exit(&self) -> crate::exit::Exit {
+        if self.steps.iter().any(|s| s.outcome == Outcome::Findings) {
+            crate::exit::Exit::Problem
+        } else {
+            crate::exit::Exit::Success
+        }
+    }
+}
+
+/// What the pipeline needs of the acceptance database: every step's trait.
+pub trait Pipeline:
+    crate::db::Engine
+    + crate::sanitize::Sanitizer
+    + crate::health::HealthCheck
+    + crate::links::LinkCheck
+{
+}
+
+impl<E> Pipeline for E where
+    E: crate::db::Engine
+        + crate::sanitize::Sanitizer
+        + crate::health::HealthCheck
+        + crate::links::LinkCheck
+{
+}
+
+/// The inputs of one run.
+pub struct Run<'a> {
+    pub vault: &'a vault_format::UnlockedVault,
+    pub config: &'a crate::config::Config,
+    pub target: &'a crate::db::Identity,
+    pub production: Option<&'a crate::config::DatabaseUrl>,
+    pub steps: &'a [Step],
+    pub dry_run: bool,
+}
+
+/// Runs the asked steps in order. Returns the summary so far and, when a
+/// step failed, the error that stopped the pipeline there.
+pub async fn run<E: Pipeline>(
+    db: &mut E,
+    run: &Run<'_>,
+    progress: &mut dyn std::io::Write,
+) -> (PipelineSummary, Option<crate::exit::ToolError>) {
+    let mut summary = PipelineSummary::default();
+    for step in Step::ALL {
+        if !run.steps.contains(&step) {
+            summary.steps.push(StepReport {
+                step,
+                outcome: Outcome::Skipped,
+                figures: "not asked for".into(),
+            });
+            continue;
+        }
+        match run_step(db, run, step, &mut summary, progress).await {
+            Ok((outcome, figures)) => summary.steps.push(StepReport {
+                step,
+                outcome,
+                figures,
+            }),
+            Err(error) => {
+                summary.steps.push(StepReport {
+                    step,
+                    outcome: Outcome::Failed,
+                    figures: error.message.clone(),
+                });
+                for later in Step::ALL.into_iter().filter(|s| *s > step) {
+                    summary.steps.push(StepReport {
+                        step: later,
+                        outcome: Outcome::Skipped,
+                        figures: format!("not run: {step} failed"),
+                    });
+                }
+                return (summary, Some(error));
+            }
+        }
+    }
+    (summary, None)
+}
+
+async fn run_step<E: Pipeline>(
+    db: &mut E,
+    run: &Run<'_>,
+    step: Step,
+    summary: &mut PipelineSummary,
+    progress: &mut dyn std::io::Write,
+) -> Result<(Outcome, String), crate::exit::ToolError> {
+    Ok(match step {
+        Step::Restore => {
+            let restored = crate::restore::restore(
+                db,
+                run.vault,
+                run.config,
+                run.target,
+                run.dry_run,
+                progress,
+            )
+            .await?;
+            let rows: u64 = restored.tables.iter().map(|t| t.captured_rows).sum();
+            let figures = if run.dry_run {
+                format!(
+                    "{} tables, {rows} rows would be restored (dry run)",
+                    restored.tables.len()
+                )
+            } else {
+                let sum = |f: fn(&crate::db::LoadCounts) -> u64| -> u64 {
+                    restored.tables.iter().map(|t| f(&t.counts)).sum()
+                };
+                format!(
+                    "{} tables, {rows} rows: {} inserted, {} updated, {} kept, {} removed first",
+                    restored.tables.len(),
+                    sum(|c| c.inserted),
+                    sum(|c| c.updated),
+                    sum(|c| c.skipped),
+                    sum(|c| c.deleted)
+                )
+            };
+            summary.restore = Some(restored);
+            (Outcome::Ok, figures)
+        }
+        Step::Sanitize => {
+            if run.config.sanitize.is_empty() {
+                return Ok((Outcome::Ok, "no [[sanitize]] rules".into()));
+            }
+            let done = crate::sanitize::sanitize(db, run.config, run.dry_run).await?;
+            let rows: u64 = done.rules.iter().map(|r| r.rows).sum();
+            let figures = format!(
+                "{} rules, {rows} rows {}, {} materialized views refreshed",
+                done.rules.len(),
+                if run.dry_run {
+                    "would be touched (dry run)"
+                } else {
+                    "touched"
+                },
+                done.refreshed.len()
+            );
+            summary.sanitize = Some(done);
+            (Outcome::Ok, figures)
+        }
+        Step::Verify => {
+            if run.config.sanitize.is_empty() {
+                return Ok((Outcome::Ok, "no [[sanitize]] rules to verify".into()));
+            }
+            if run.dry_run {
+                return Ok((
+                    Outcome::Ok,
+                    "not run in a dry run: nothing was sanitized".into(),
+                ));
+            }
+            let checked = crate::sanitize::verify(db, run.config).await?;
+            let left = checked.rows_left();
+            let unverifiable = checked
+                .rules
+                .iter()
+                .filter(|r| r.rows_left.is_none())
+                .count();
+            let figures = format!(
+                "{} rules checked, {left} rows left{}",
+                checked.rules.len(),
+                if unverifiable > 0 {
+                    format!(", {unverifiable} not verifiable")
+                } else {
+                    String::new()
+                }
+            );
+            summary.verify = Some(checked);
+            (
+                if left > 0 {
+                    Outcome::Findings
+                } else {
+                    Outcome::Ok
+                },
+                figures,
+            )
+        }
+        Step::Health => {
+            let checked = crate::health::health(db, !run.dry_run).await?;
+            let figures = format!(
+                "{} findings, {} repaired, {} remain",
+                checked.findings.len(),
+                checked.repaired(),
+                checked.remaining()
+            );
+            let outcome = if checked.remaining() > 0 {
+                Outcome::Findings
+            } else {
+                Outcome::Ok
+            };
+            summary.health = Some(checked);
+            (outcome, figures)
+        }
+        Step::Links => {
+            let checked =
+                crate::links::links(db, run.config, run.production, Some(run.vault)).await?;
+            let figures = match &checked.no_link_objects {
+                Some(why) => why.clone(),
+                None => format!(
+                    "{} links: {} to production, {} differ from acceptance, {} unchecked",
+                    checked.links.len(),
+                    checked.production,
+                    checked.differs,
+                    checked.unchecked
+                ),
+            };
+            let outcome = if checked.production > 0 {
+                Outcome::Findings
+            } else {
+                Outcome::Ok
+            };
+            summary.links = Some(checked);
+            (outcome, figures)
+        }
+    })
+}
