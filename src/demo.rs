@@ -15,6 +15,22 @@ use crate::exit::{Exit, ToolError};
 
 const MARKER: &str = ".vault-demo";
 
+/// What testers must not see after the refresh: recent assessments, the
+/// medical-record files, and real patient names.
+const SANITIZE: &str = "
+[[sanitize]]
+table = \"assessment\"
+delete_where = \"assessed_on >= '2024-01-01'\"
+
+[[sanitize]]
+table = \"mer_document\"
+set_null = [\"file_ref\", \"content\"]
+
+[[sanitize]]
+table = \"patient\"
+set = { name = \"'Patient ' || patient_id\" }
+";
+
 /// The tables the demo preserves, with the columns that order their rows.
 const PRESERVED: [(&str, &str); 6] = [
     ("app_user", "user_id"),
@@ -101,6 +117,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
     for (table, _) in PRESERVED {
         let _ = write!(config_text, "\n[[preserve]]\ntable = \"{table}\"\n");
     }
+    config_text.push_str(SANITIZE);
     std::fs::write(&config_path, &config_text)
         .map_err(|e| ToolError::failed(format!("{}: {e}", config_path.display())))?;
     let config = Config::parse(&config_text)
@@ -153,10 +170,16 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
         PRESERVED.len()
     )?;
 
-    writeln!(out, "5. vault restore acceptance.vault --config vault.toml")?;
+    writeln!(
+        out,
+        "5. vault restore acceptance.vault --config vault.toml  (restore, sanitize, verify, health, links)"
+    )?;
     let unlocked = vault_format::Vault::open(&vault_path)?.unlock(&key)?;
-    runtime.block_on(async {
-        let mut db = Sqlite::connect(&url).await?;
+    let production_url = config
+        .production_url(&|_| None)
+        .map_err(|e| ToolError::failed(e.to_string()))?;
+    let (pipeline, failure) = runtime.block_on(async {
+        let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
         let source = crate::restore::captured_tables(&unlocked)?
             .first()
@@ -164,8 +187,22 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
         if let Some(source) = source {
             crate::guard::require_same_database(&source, &target, false)?;
         }
-        crate::restore::restore(&mut db, &unlocked, &config, &target, false, out).await
+        let run = crate::workflow::Run {
+            vault: &unlocked,
+            config: &config,
+            target: &target,
+            production: production_url.as_ref(),
+            steps: &crate::workflow::Step::ALL,
+            dry_run: false,
+        };
+        Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, out).await)
     })?;
+    for step in &pipeline.steps {
+        writeln!(out, "   {:<9} {}", step.step.name(), step.figures)?;
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
     let after = fingerprints(&acceptance).map_err(demo_error)?;
     writeln!(
         out,
@@ -186,6 +223,13 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
         "   production's patients stay: acceptance.db now {}",
         describe(&acceptance).map_err(demo_error)?
     )?;
+    let exposed = exposed(&acceptance).map_err(demo_error)?;
+    writeln!(
+        out,
+        "7. What testers must not see: {} assessments since 2024, {} medical-record files, {} real patient names",
+        exposed.0, exposed.1, exposed.2
+    )?;
+    all_same &= exposed == (0, 0, 0) && pipeline.exit() == Exit::Success;
     if all_same {
         writeln!(
             out,
@@ -291,7 +335,14 @@ fn build_database(path: &Path, side: Side) -> rusqlite::Result<()> {
             "INSERT INTO patient VALUES (?1, ?2, ?3)",
             rusqlite::params![
                 i,
-                format!("Patient {i}"),
+                match side {
+                    Side::Acceptance => format!("Patient {i}"),
+                    Side::Production => format!(
+                        "{} {}",
+                        ["Jansen", "de Vries", "Bakker", "Visser"][i as usize % 4],
+                        i
+                    ),
+                },
                 format!("19{:02}-0{}-1{}", 30 + i % 70, 1 + i % 9, i % 10)
             ],
         )?;
@@ -345,6 +396,20 @@ fn describe(path: &Path) -> rusqlite::Result<String> {
         count("portal_document")?,
         count("patient")?,
         count("assessment")?
+    ))
+}
+
+/// Rows that sanitizing must have removed or masked: recent assessments,
+/// medical-record files, patient names that are not masked.
+fn exposed(path: &Path) -> rusqlite::Result<(i64, i64, i64)> {
+    let conn = Connection::open(path)?;
+    let count = |sql: &str| -> rusqlite::Result<i64> { conn.query_row(sql, [], |row| row.get(0)) };
+    Ok((
+        count("SELECT count(*) FROM assessment WHERE assessed_on >= '2024-01-01'")?,
+        count(
+            "SELECT count(*) FROM mer_document WHERE file_ref IS NOT NULL OR content IS NOT NULL",
+        )?,
+        count("SELECT count(*) FROM patient WHERE name IS NOT 'Patient ' || patient_id")?,
     ))
 }
 

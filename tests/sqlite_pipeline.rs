@@ -1,0 +1,164 @@
+//! `vault restore` runs the post-refresh pipeline on SQLite: restore, sanitize,
+//! verify, health, links; `--steps` picks a subset; findings do not stop it,
+//! a failed step does.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{s, vault};
+
+/// A demo folder (acceptance, production, key, vault.toml with sanitize
+/// rules, a captured vault), with acceptance refreshed from production.
+struct Refreshed {
+    _dir: tempfile::TempDir,
+    demo: PathBuf,
+}
+
+impl Refreshed {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = dir.path().join("demo");
+        vault(["demo", "--dir", s(&demo)], &[]).expect(0);
+        std::fs::copy(demo.join("production.db"), demo.join("acceptance.db")).unwrap();
+        Refreshed { _dir: dir, demo }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.demo.join(name)
+    }
+
+    fn restore(&self, extra: &[&str]) -> common::Run {
+        let mut args = vec![
+            "restore".to_owned(),
+            s(&self.path("acceptance.vault")).to_owned(),
+            "--config".to_owned(),
+            s(&self.path("vault.toml")).to_owned(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let key = self.path("demo.key");
+        vault(args, &[("VAULT_KEY_FILE", s(&key))])
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.path("acceptance.db")).unwrap();
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    fn exec(&self, sql: &str) {
+        rusqlite::Connection::open(self.path("acceptance.db"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
+    fn append_config(&self, text: &str) {
+        let path = self.path("vault.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(text);
+        std::fs::write(path, config).unwrap();
+    }
+}
+
+const RECENT: &str = "SELECT count(*) FROM assessment WHERE assessed_on >= '2024-01-01'";
+const TESTERS: &str = "SELECT count(*) FROM app_user WHERE login LIKE 'tester%'";
+
+fn step_line<'a>(run: &'a common::Run, step: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(step) && l.starts_with("  "))
+        .unwrap_or_else(|| panic!("no {step} line in the steps summary:\n{}", run.stdout))
+}
+
+fn outcome<'a>(run: &'a common::Run, step: &str) -> &'a str {
+    let after_steps = run
+        .stdout
+        .rsplit_once("\nsteps:\n")
+        .expect("a steps summary")
+        .1;
+    after_steps
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(step))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no {step} in:\n{after_steps}"))
+}
+
+#[test]
+fn the_whole_pipeline_restores_sanitizes_and_verifies() {
+    let site = Refreshed::new();
+    assert!(
+        site.count(RECENT) > 0,
+        "production brought recent assessments"
+    );
+    let run = site.restore(&[]).expect(0);
+    for step in ["restore", "sanitize", "verify", "health", "links"] {
+        assert_eq!(outcome(&run, step), "ok", "{step}: {}", run.stdout);
+    }
+    assert!(
+        step_line(&run, "verify").contains("3 rules checked, 0 rows left"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(site.count(RECENT), 0);
+    assert_eq!(site.count(TESTERS), 40, "the acceptance accounts are back");
+}
+
+#[test]
+fn steps_runs_only_the_steps_named() {
+    let site = Refreshed::new();
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert_eq!(outcome(&run, "restore"), "ok");
+    for step in ["sanitize", "verify", "health", "links"] {
+        assert_eq!(outcome(&run, step), "skipped", "{step}");
+    }
+    assert!(site.count(RECENT) > 0, "nothing was sanitized");
+    assert_eq!(site.count(TESTERS), 40);
+
+    // The rest later, without restoring again: the rows are already back.
+    let run = site.restore(&["--steps", "verify,sanitize"]).expect(0);
+    assert_eq!(outcome(&run, "restore"), "skipped");
+    assert_eq!(outcome(&run, "sanitize"), "ok");
+    assert_eq!(site.count(RECENT), 0);
+
+    let run = site.restore(&["--steps", "restore,compare"]).expect(2);
+    assert!(
+        run.error_line().contains("unknown step \"compare\""),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn findings_do_not_stop_the_pipeline_and_end_with_exit_3() {
+    let site = Refreshed::new();
+    // A view over a table that is gone: health finds it and cannot repair it.
+    site.exec("CREATE TABLE scratch (x); CREATE VIEW broken AS SELECT x FROM scratch; DROP TABLE scratch;");
+    let run = site.restore(&[]).expect(3);
+    assert_eq!(outcome(&run, "health"), "FINDINGS", "{}", run.stdout);
+    assert_eq!(outcome(&run, "links"), "ok", "later steps still run");
+    assert_eq!(outcome(&run, "verify"), "ok");
+    assert_eq!(site.count(RECENT), 0);
+}
+
+#[test]
+fn a_failed_step_stops_the_pipeline_there() {
+    let site = Refreshed::new();
+    site.append_config(
+        "\n[[sanitize]]\ntable = \"patient\"\ndelete_where = \"no_such_function(patient_id)\"\n",
+    );
+    let run = site.restore(&[]).expect(1);
+    assert_eq!(outcome(&run, "restore"), "ok");
+    assert_eq!(outcome(&run, "sanitize"), "FAILED");
+    for step in ["verify", "health", "links"] {
+        assert_eq!(outcome(&run, step), "skipped", "{step}");
+    }
+    assert!(run.error_line().contains("no_such_function"), "{run:#?}");
+    assert_eq!(
+        site.count(TESTERS),
+        40,
+        "the restore committed before the sanitize failed"
+    );
+    assert!(
+        site.count(RECENT) > 0,
+        "the failed sanitize changed nothing"
+    );
+}
