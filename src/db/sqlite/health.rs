@@ -6,8 +6,9 @@
 //! checked by preparing (`EXPLAIN`, which runs nothing) an `INSERT`, an
 //! `UPDATE` of every column and a `DELETE` on its table: preparing a
 //! statement compiles the triggers it would fire. To name the trigger at
-//! fault, each one is compiled alone: inside a savepoint the other triggers
-//! are dropped, and the savepoint is rolled back, so nothing changes. A
+//! fault, each one is compiled alone: inside a transaction the other
+//! triggers are dropped, and the transaction is rolled back, so nothing
+//! changes, not even the file's header. A
 //! statement that fails with no trigger at all (a broken foreign key, say)
 //! does not count against a trigger. The only repair is `REINDEX` of an
 //! index that `integrity_check` finds out of step with its table; every
