@@ -203,6 +203,16 @@ impl UnlockedVault {
         &self.manifest
     }
 
+    /// A 256-bit key for the caller's own use, derived from the data key with
+    /// HKDF-SHA256 (salt: the vault id; info: `"vault-v1 caller " || purpose`).
+    /// Distinct purposes give independent keys; none of them can decrypt the
+    /// vault. The tool signs its run reports with one.
+    pub fn derive_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut info = b"vault-v1 caller ".to_vec();
+        info.extend_from_slice(purpose.as_bytes());
+        crate::crypto::derive(self.data_key.0.as_ref(), &self.vault.header().vault_id, &info)
+    }
+
     /// The number of the slot that the key material opened.
     pub fn opened_slot(&self) -> u32 {
         self.slot_number
