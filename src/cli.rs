@@ -33,12 +33,17 @@ pub enum Command {
     Capture(CaptureArgs),
     /// After a refresh: put a vault's tables back into acceptance, in one transaction.
     Restore(RestoreArgs),
+    /// Check that a run report (report.json, report.md, report.html) is as `vault restore` wrote it.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// After a restore: apply the `[[sanitize]]` rules in one transaction, then verify them.
     Sanitize(SanitizeArgs),
     /// After a refresh: list database links, foreign servers and connection strings; flag those that point at production.
     Links(LinksArgs),
     /// After a refresh: find invalid objects (indexes, constraints, views, functions, sequences); --fix repairs what can be.
     Health(HealthArgs),
+    /// After a refresh: compare acceptance with production, schema and data; differences the configuration does not explain end with 3.
+    Compare(CompareArgs),
     /// Run capture, refresh and restore on sample SQLite databases, with no server.
     Demo(DemoArgs),
 }
@@ -74,6 +79,10 @@ pub struct RestoreArgs {
     /// restore, sanitize, verify, health, links (default: all).
     #[arg(long, value_name = "LIST")]
     pub steps: Option<String>,
+    /// Write the run report (report.json, report.md, report.html) into this
+    /// folder (default: a new folder beside the vault, FILE.report-TIME).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
 }
@@ -113,6 +122,16 @@ pub struct HealthArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The configuration file (vault.toml); it must name `[production]`.
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
+    /// Print the differences as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Folder for the demo's files; made anew on every run.
     #[arg(long, value_name = "DIR", default_value = "vault-demo")]
@@ -144,6 +163,25 @@ pub struct CheckArgs {
     /// Also decrypt every chunk and match every digest; needs the key.
     #[arg(long)]
     pub read_data: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Check the report's signature (needs the vault's key) and that report.md
+    /// and report.html are the renderings of report.json; exit 3 when anything was edited.
+    Verify(ReportVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportVerifyArgs {
+    /// The report folder that `vault restore` wrote.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The vault whose key signed the report (default: the path recorded in report.json).
+    #[arg(long, value_name = "FILE")]
+    pub vault: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
 }

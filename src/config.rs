@@ -18,6 +18,26 @@ pub struct Config {
     pub grants: Option<Grants>,
     #[serde(default)]
     pub sanitize: Vec<SanitizeRule>,
+    /// `vault compare`'s own settings.
+    pub compare: Option<CompareSettings>,
+}
+
+/// `[compare]`: differences that the operator expects, beyond those the
+/// preserved and sanitized tables explain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSettings {
+    #[serde(default)]
+    pub ignore: Vec<IgnoreEntry>,
+}
+
+/// One `[compare] ignore` entry: an object or table (`name`, `schema.name`,
+/// or a prefix ending in `*`) whose differences are expected, and why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreEntry {
+    pub object: String,
+    pub reason: String,
 }
 
 /// Where a database is: a URL in the environment (`url_env`) or, without a
@@ -185,6 +205,21 @@ impl Config {
                 if role.trim().is_empty() {
                     return Err(error("grants.roles", "a role name is empty"));
                 }
+            }
+        }
+        for (i, entry) in self.compare.iter().flat_map(|c| &c.ignore).enumerate() {
+            let at = format!("compare.ignore[{i}]");
+            if entry.object.trim().is_empty() || entry.object.trim() == "*" {
+                return Err(error(
+                    at,
+                    "`object` is empty; name an object or table (a prefix may end in *)",
+                ));
+            }
+            if entry.reason.trim().is_empty() {
+                return Err(error(
+                    at,
+                    "`reason` is empty; say why this difference is expected",
+                ));
             }
         }
         for (i, rule) in self.sanitize.iter().enumerate() {

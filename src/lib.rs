@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod health;
 pub mod keys;
 pub mod links;
 pub mod progress;
+pub mod report;
 pub mod restore;
 pub mod rowcodec;
 pub mod sanitize;

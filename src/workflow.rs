@@ -81,7 +81,7 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
 }
 
 /// How one step of a run ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Done, nothing left to look at.

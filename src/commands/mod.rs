@@ -4,17 +4,19 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{Command, KeyCommand};
+use crate::cli::{Command, KeyCommand, ReportCommand};
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;
 
 pub mod capture;
 pub mod check;
+pub mod compare;
 pub mod health;
 pub mod inspect;
 pub mod key;
 pub mod keygen;
 pub mod links;
+pub mod report;
 pub mod restore;
 pub mod sanitize;
 
@@ -30,9 +32,11 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Key(KeyCommand::Remove(args)) => key::remove(&args, out, env),
         Command::Capture(args) => capture::run(&args, out, env),
         Command::Restore(args) => restore::run(&args, out, env),
+        Command::Report(ReportCommand::Verify(args)) => report::verify(&args, out, env),
         Command::Sanitize(args) => sanitize::run(&args, out, env),
         Command::Links(args) => links::run(&args, out, env),
         Command::Health(args) => health::run(&args, out, env),
+        Command::Compare(args) => compare::run(&args, out, env),
         Command::Demo(args) => crate::demo::run(&args.dir, out),
     }
 }

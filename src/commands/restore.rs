@@ -30,11 +30,22 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         })?,
         None => crate::workflow::Step::ALL.to_vec(),
     };
+    let report_dir = match &args.report_dir {
+        Some(dir) => {
+            crate::report::require_free(dir)?;
+            dir.clone()
+        }
+        None => crate::report::default_dir(&args.vault),
+    };
+    let started = crate::report::now();
+    let vault_sha256 = crate::report::file_sha256(&args.vault)?;
     let runtime = crate::runtime()?;
     let mut progress = progress();
+    let mut target_identity = String::new();
     let (summary, failure) = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
+        target_identity = target.to_string();
         if let Some((first, _)) = captured.first() {
             crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
         }
@@ -48,6 +59,23 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         };
         Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
     })?;
+    let report_written = write_report(
+        &vault,
+        &summary,
+        failure.as_ref(),
+        crate::report::RunInfo {
+            vault_path: std::fs::canonicalize(&args.vault).unwrap_or_else(|_| args.vault.clone()),
+            vault_sha256,
+            header: vault.vault().header().clone(),
+            target_identity,
+            target_url: url.redacted().to_owned(),
+            operator: crate::report::operator(env),
+            started,
+            finished: crate::report::now(),
+            dry_run: args.dry_run,
+        },
+        &report_dir,
+    );
     if let Some(restored) = &summary.restore {
         print_restore(out, restored)?;
     }
@@ -80,10 +108,30 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             step.figures
         )?;
     }
+    match &report_written {
+        Ok(()) => writeln!(out, "report: {}", report_dir.display())?,
+        Err(error) if failure.is_some() => {
+            writeln!(out, "the report could not be written: {error}")?
+        }
+        Err(_) => {}
+    }
     if let Some(error) = failure {
         return Err(error);
     }
+    report_written?;
     Ok(summary.exit())
+}
+
+/// Writes the signed run report (even after a failed step).
+fn write_report(
+    vault: &vault_format::UnlockedVault,
+    summary: &crate::workflow::PipelineSummary,
+    failure: Option<&ToolError>,
+    info: crate::report::RunInfo,
+    dir: &std::path::Path,
+) -> Result<(), ToolError> {
+    let report = crate::report::Report::new(info, summary, failure)?;
+    report.write(dir, &vault.derive_key(crate::report::KEY_PURPOSE))
 }
 
 fn print_restore(

@@ -5,6 +5,7 @@
 //! `grants` (the `[grants]` roles' privileges) and `links` (foreign
 //! servers and user mappings). docs/postgres.md explains the choices.
 
+mod compare;
 mod grants;
 mod health;
 mod link_check;

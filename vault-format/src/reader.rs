@@ -210,7 +210,11 @@ impl UnlockedVault {
     pub fn derive_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
         let mut info = b"vault-v1 caller ".to_vec();
         info.extend_from_slice(purpose.as_bytes());
-        crate::crypto::derive(self.data_key.0.as_ref(), &self.vault.header().vault_id, &info)
+        crate::crypto::derive(
+            self.data_key.0.as_ref(),
+            &self.vault.header().vault_id,
+            &info,
+        )
     }
 
     /// The number of the slot that the key material opened.

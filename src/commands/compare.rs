@@ -1,0 +1,106 @@
+//! `vault compare`: compare acceptance with production (read-only on both) and print the differences as a table or JSON.
+
+use std::io::Write;
+
+use crate::cli::CompareArgs;
+use crate::commands::capture::{load_config, text_env};
+use crate::compare::{Class, CompareSummary, Difference};
+use crate::exit::{Exit, ToolError};
+use crate::keys::EnvLookup;
+
+pub fn run(args: &CompareArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
+    let config = load_config(&args.config)?;
+    let env_text = text_env(env);
+    let summary =
+        crate::runtime()?.block_on(async { crate::compare::compare(&config, &env_text).await })?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &summary)
+            .map_err(|e| ToolError::failed(format!("cannot write the JSON: {e}")))?;
+        writeln!(out)?;
+    } else {
+        print(&summary, out)?;
+    }
+    Ok(summary.exit())
+}
+
+/// At most `width` characters of one line of `text`.
+fn short(text: &str, width: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    let folded: String = line.chars().take(width).collect();
+    if folded.len() < text.len() {
+        format!("{folded}...")
+    } else {
+        folded
+    }
+}
+
+fn detail(d: &Difference) -> String {
+    if let Some(data) = &d.data {
+        let mut text = format!(
+            "rows: acceptance {}, production {}",
+            data.acceptance_rows, data.production_rows
+        );
+        if data.keyed {
+            text.push_str(&format!(
+                "; missing {}, extra {}, changed {}",
+                data.missing, data.extra, data.changed
+            ));
+            if !data.sample_keys.is_empty() {
+                text.push_str(&format!("; keys {}", data.sample_keys.join(" ")));
+            }
+        } else {
+            text.push_str("; checksums differ (no primary key: counts and checksum only)");
+        }
+        return text;
+    }
+    match (&d.acceptance, &d.production) {
+        (None, None) => d.what.clone(),
+        (a, p) => format!(
+            "{}: acceptance {} | production {}",
+            d.what,
+            a.as_deref().map_or("(none)".into(), |v| short(v, 60)),
+            p.as_deref().map_or("(none)".into(), |v| short(v, 60)),
+        ),
+    }
+}
+
+/// One line per difference (class, kind, object), what differs and why beneath.
+pub fn print(summary: &CompareSummary, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "compare of {} (acceptance) with {} (production)",
+        summary.acceptance, summary.production
+    )?;
+    writeln!(
+        out,
+        "  {} schema objects, {} tables with rows compared",
+        summary.objects_compared, summary.relations_compared
+    )?;
+    if !summary.differences.is_empty() {
+        writeln!(out, "  {:<10} {:<18} OBJECT", "CLASS", "KIND")?;
+    }
+    for class in [Class::Unexpected, Class::Expected] {
+        for d in summary.differences.iter().filter(|d| d.class == class) {
+            writeln!(out, "  {:<10} {:<18} {}", d.class, d.kind, d.object)?;
+            writeln!(out, "             {}", detail(d))?;
+            if !d.reason.is_empty() {
+                writeln!(out, "             why: {}", d.reason)?;
+            }
+        }
+    }
+    for note in &summary.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    if summary.differences.is_empty() {
+        writeln!(out, "no difference")?;
+    } else {
+        writeln!(
+            out,
+            "{} differences: {} expected, {} unexpected",
+            summary.differences.len(),
+            summary.expected(),
+            summary.unexpected()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,453 @@
+//! `vault compare`: acceptance against production, schema and data, each difference classified as expected (explained by the configuration) or unexpected.
+//!
+//! Each engine implements [`Compare`] in its own module
+//! (`db/postgres/compare.rs`, `db/sqlite/compare.rs`): it reads a schema
+//! [`Snapshot`] as plain data and aggregates rows into hash buckets.
+//! [`schema`] diffs two snapshots generically, [`data`] compares the
+//! relations present on both sides and narrows a difference down to keys,
+//! and [`classify`] marks each [`Difference`] expected or unexpected from
+//! vault.toml. docs/compare.md describes the method.
+
+pub mod data;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::db::Engine;
+use crate::db::any::{AnyEngine, each};
+use crate::exit::{Exit, ToolError};
+
+/// One schema object as an engine describes it: what it is, its name, and
+/// the attributes that are compared (never row values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaObject {
+    /// `table`, `column`, `index`, `function`, ... (docs/compare.md).
+    pub kind: String,
+    /// `schema.name` on PostgreSQL, `name` on SQLite; a column, constraint,
+    /// trigger or policy is `table.name`; a privilege `table to role`.
+    pub name: String,
+    /// The table the object belongs to, when it belongs to one.
+    pub table: Option<String>,
+    /// The role a privilege is granted to.
+    pub role: Option<String>,
+    /// The compared attributes, by name.
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// A table or materialized view whose rows are compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relation {
+    /// `schema.name` on PostgreSQL, `name` on SQLite.
+    pub name: String,
+    pub schema: Option<String>,
+    pub table: String,
+    /// Column names, in no particular order.
+    pub columns: Vec<String>,
+    /// The primary key's columns; empty when there is none.
+    pub key: Vec<String>,
+    pub materialized: bool,
+}
+
+/// A database's schema as plain data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub objects: Vec<SchemaObject>,
+    pub relations: Vec<Relation>,
+}
+
+/// The rows of one hash bucket: how many, and their order-independent checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSum {
+    pub bucket: u32,
+    pub rows: u64,
+    /// Sum of the rows' 64-bit hash prefixes, as decimal text.
+    pub checksum: String,
+}
+
+/// One engine's side of a compare.
+#[allow(async_fn_in_trait)]
+pub trait Compare: Engine {
+    /// Makes the session read-only; nothing that follows can write.
+    async fn read_only(&mut self) -> Result<(), ToolError>;
+
+    /// The schema, without system objects.
+    async fn snapshot(&mut self) -> Result<Snapshot, ToolError>;
+
+    /// Counts and checksums of `columns` per bucket of the key's hash modulo
+    /// `buckets` (every row in bucket 0 when `buckets` is 1 or there is no key).
+    async fn bucket_sums(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        buckets: u32,
+    ) -> Result<Vec<BucketSum>, ToolError>;
+
+    /// The keys (as text) and row hashes of the rows in the buckets `which`.
+    async fn bucket_keys(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        buckets: u32,
+        which: &[u32],
+    ) -> Result<Vec<(String, String)>, ToolError>;
+
+    /// About how many rows the relation holds (the planner's estimate is
+    /// enough: it only sizes the buckets).
+    async fn estimated_rows(&mut self, relation: &Relation) -> Result<u64, ToolError>;
+
+    /// Materialized views that read `tables` (directly or through views), as
+    /// (view, table) pairs.
+    async fn derived_views(
+        &mut self,
+        tables: &[String],
+    ) -> Result<Vec<(String, String)>, ToolError>;
+}
+
+impl Compare for AnyEngine {
+    async fn read_only(&mut self) -> Result<(), ToolError> {
+        each!(self, db => db.read_only().await)
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot, ToolError> {
+        each!(self, db => db.snapshot().await)
+    }
+
+    async fn bucket_sums(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        buckets: u32,
+    ) -> Result<Vec<BucketSum>, ToolError> {
+        each!(self, db => db.bucket_sums(relation, columns, buckets).await)
+    }
+
+    async fn bucket_keys(
+        &mut self,
+        relation: &Relation,
+        columns: &[String],
+        buckets: u32,
+        which: &[u32],
+    ) -> Result<Vec<(String, String)>, ToolError> {
+        each!(self, db => db.bucket_keys(relation, columns, buckets, which).await)
+    }
+
+    async fn estimated_rows(&mut self, relation: &Relation) -> Result<u64, ToolError> {
+        each!(self, db => db.estimated_rows(relation).await)
+    }
+
+    async fn derived_views(
+        &mut self,
+        tables: &[String],
+    ) -> Result<Vec<(String, String)>, ToolError> {
+        each!(self, db => db.derived_views(tables).await)
+    }
+}
+
+/// Whether the configuration explains a difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    Expected,
+    Unexpected,
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Class::Expected => "expected",
+            Class::Unexpected => "UNEXPECTED",
+        })
+    }
+}
+
+/// How the rows of a relation differ. "Missing" rows are in production and
+/// not in acceptance, "extra" rows in acceptance and not in production.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataDifference {
+    pub acceptance_rows: u64,
+    pub production_rows: u64,
+    /// False for a relation without a primary key: counts and checksums only.
+    pub keyed: bool,
+    pub missing: u64,
+    pub extra: u64,
+    pub changed: u64,
+    /// Up to ten keys of rows that differ, as text (keys only, never values).
+    pub sample_keys: Vec<String>,
+}
+
+/// One difference between acceptance and production.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The object kind (`table`, `column`, `index`, ...), or `data`.
+    pub kind: String,
+    pub object: String,
+    /// What differs: `only in acceptance`, `only in production`, an
+    /// attribute's name, or `rows`.
+    pub what: String,
+    /// The acceptance side's value of the attribute (never a row value).
+    pub acceptance: Option<String>,
+    pub production: Option<String>,
+    pub data: Option<DataDifference>,
+    pub class: Class,
+    /// Why it is expected; empty when it is not.
+    pub reason: String,
+    /// The table the object belongs to, used for classification.
+    #[serde(skip)]
+    pub table: Option<String>,
+    #[serde(skip)]
+    pub role: Option<String>,
+}
+
+impl Difference {
+    fn new(kind: &str, object: &str, what: &str) -> Self {
+        Difference {
+            kind: kind.to_owned(),
+            object: object.to_owned(),
+            what: what.to_owned(),
+            acceptance: None,
+            production: None,
+            data: None,
+            class: Class::Unexpected,
+            reason: String::new(),
+            table: None,
+            role: None,
+        }
+    }
+}
+
+/// The outcome of `vault compare`, for the command's table and the run report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareSummary {
+    pub acceptance: String,
+    pub production: String,
+    /// How many schema objects each side has.
+    pub objects_compared: usize,
+    /// How many tables and materialized views had their rows compared.
+    pub relations_compared: usize,
+    pub differences: Vec<Difference>,
+    /// What could not be compared, and relations compared without a key.
+    pub notes: Vec<String>,
+}
+
+impl CompareSummary {
+    pub fn expected(&self) -> usize {
+        self.differences
+            .iter()
+            .filter(|d| d.class == Class::Expected)
+            .count()
+    }
+
+    pub fn unexpected(&self) -> usize {
+        self.differences.len() - self.expected()
+    }
+
+    /// 3 when an unexpected difference exists, 0 otherwise.
+    pub fn exit(&self) -> Exit {
+        if self.unexpected() > 0 {
+            Exit::Problem
+        } else {
+            Exit::Success
+        }
+    }
+}
+
+/// Compares two open databases of the same engine: schema, then the rows of
+/// every relation on both sides, then classifies each difference. Both
+/// sessions are made read-only first.
+pub async fn compare_databases<E: Compare>(
+    config: &Config,
+    acceptance: &mut E,
+    production: &mut E,
+) -> Result<CompareSummary, ToolError> {
+    acceptance.read_only().await?;
+    production.read_only().await?;
+    let acceptance_name = acceptance.identity().await?.to_string();
+    let production_name = production.identity().await?.to_string();
+    let acc = acceptance.snapshot().await?;
+    let prod = production.snapshot().await?;
+    let mut differences = schema::diff(&acc, &prod);
+    let mut notes = Vec::new();
+    let mut relations_compared = 0;
+    for relation in &acc.relations {
+        let Some(other) = prod.relations.iter().find(|r| r.name == relation.name) else {
+            continue;
+        };
+        relations_compared += 1;
+        if let Some(d) =
+            data::compare_relation(acceptance, production, relation, other, &mut notes).await?
+        {
+            differences.push(d);
+        }
+    }
+    let sanitized: Vec<String> = config
+        .sanitize
+        .iter()
+        .map(|r| qualify(&r.table, &acc))
+        .collect();
+    let derived = acceptance.derived_views(&sanitized).await?;
+    for d in &mut differences {
+        classify(config, &derived, d);
+    }
+    Ok(CompareSummary {
+        acceptance: acceptance_name,
+        production: production_name,
+        objects_compared: acc.objects.len().max(prod.objects.len()),
+        relations_compared,
+        differences,
+        notes,
+    })
+}
+
+/// Connects read-only to `[acceptance]` and `[production]` and compares
+/// them. Without `[production]` (or its URL) this is a usage error (exit 2).
+pub async fn compare(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompareSummary, ToolError> {
+    let config_error =
+        |e: crate::config::ConfigError| ToolError::usage(e.to_string()).hint("fix vault.toml");
+    let acceptance_url = config.acceptance_url(env).map_err(config_error)?;
+    let Some(production_url) = config.production_url(env).map_err(config_error)? else {
+        return Err(ToolError::usage(
+            "vault compare needs [production]: the configuration names no production database",
+        )
+        .hint("add [production] with url_env (or url) to vault.toml"));
+    };
+    if acceptance_url.engine() != production_url.engine() {
+        return Err(ToolError::usage(format!(
+            "acceptance is {} and production is {}: only databases of one engine can be compared",
+            acceptance_url.engine(),
+            production_url.engine()
+        )));
+    }
+    let mut acceptance = crate::db::any::connect(&acceptance_url).await?;
+    let mut production = crate::db::any::connect(&production_url).await?;
+    compare_databases(config, &mut acceptance, &mut production).await
+}
+
+/// A configured table name in the form the snapshot uses (`public.` added
+/// on PostgreSQL when the name has no schema).
+fn qualify(name: &str, snapshot: &Snapshot) -> String {
+    if name.contains('.') {
+        return name.to_owned();
+    }
+    let qualified = snapshot.relations.iter().any(|r| r.schema.is_some());
+    if qualified {
+        format!("public.{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// True when a configured name (`t`, `s.t`, or a prefix ending in `*`) names `object`.
+fn names(configured: &str, object: &str) -> bool {
+    if let Some(prefix) = configured.strip_suffix('*') {
+        return object.to_lowercase().starts_with(&prefix.to_lowercase());
+    }
+    configured.eq_ignore_ascii_case(object)
+        || (!configured.contains('.')
+            && object
+                .strip_prefix("public.")
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(configured)))
+}
+
+/// Marks a difference expected, with its reason, when the configuration explains it.
+pub fn classify(config: &Config, derived: &[(String, String)], d: &mut Difference) {
+    let reason = reason(config, derived, d);
+    if let Some(reason) = reason {
+        d.class = Class::Expected;
+        d.reason = reason;
+    } else {
+        d.class = Class::Unexpected;
+        d.reason = String::new();
+    }
+}
+
+fn reason(config: &Config, derived: &[(String, String)], d: &Difference) -> Option<String> {
+    let table = d.table.as_deref();
+    for entry in config.compare.iter().flat_map(|c| &c.ignore) {
+        if names(&entry.object, &d.object) || table.is_some_and(|t| names(&entry.object, t)) {
+            return Some(format!("ignored by [compare]: {}", entry.reason));
+        }
+    }
+    if matches!(
+        d.kind.as_str(),
+        "foreign-server" | "user-mapping" | "foreign-table"
+    ) {
+        return Some("link definition: acceptance keeps its own".into());
+    }
+    if d.kind == "privilege"
+        && let (Some(role), Some(grants)) = (&d.role, &config.grants)
+        && grants.roles.iter().any(|r| r == role)
+    {
+        return Some(format!("grant of [grants] role {role}"));
+    }
+    if d.kind != "data" {
+        return None;
+    }
+    if let Some(p) = config.preserve.iter().find(|p| names(&p.table, &d.object)) {
+        return Some(format!(
+            "preserved table {} restored from the vault",
+            p.table
+        ));
+    }
+    if let Some(r) = config.sanitize.iter().find(|r| names(&r.table, &d.object)) {
+        return Some(format!("sanitized table {}", r.table));
+    }
+    if let Some((_, t)) = derived.iter().find(|(v, _)| v == &d.object) {
+        return Some(format!(
+            "materialized view derived from sanitized table {t}"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_names_match_objects() {
+        assert!(names("app_user", "public.app_user"));
+        assert!(names("camis.app_user", "camis.app_user"));
+        assert!(!names("app_user", "camis.app_user"));
+        assert!(names("audit.*", "audit.log"));
+        assert!(names("app_user", "app_user"));
+    }
+
+    #[test]
+    fn classification_follows_the_configuration() {
+        let config = Config::parse(
+            "[acceptance]\nurl = \"sqlite:a.db\"\n[[preserve]]\ntable = \"users\"\n\
+             [[sanitize]]\ntable = \"docs\"\ndelete_all = true\n\
+             [grants]\nroles = [\"tester\"]\n\
+             [compare]\nignore = [{ object = \"audit\", reason = \"local audit\" }]\n",
+        )
+        .unwrap();
+        let mut d = Difference::new("data", "users", "rows");
+        classify(&config, &[], &mut d);
+        assert_eq!(d.class, Class::Expected);
+        let mut d = Difference::new("data", "other", "rows");
+        classify(&config, &[], &mut d);
+        assert_eq!(d.class, Class::Unexpected);
+        let mut d = Difference::new("column", "audit.at", "type");
+        d.table = Some("audit".into());
+        classify(&config, &[], &mut d);
+        assert!(d.reason.contains("local audit"), "{d:?}");
+        let mut d = Difference::new("privilege", "t to tester", "privileges");
+        d.role = Some("tester".into());
+        classify(&config, &[], &mut d);
+        assert_eq!(d.class, Class::Expected);
+        let mut d = Difference::new("data", "public.mv", "rows");
+        classify(
+            &config,
+            &[("public.mv".into(), "public.docs".into())],
+            &mut d,
+        );
+        assert_eq!(d.class, Class::Expected);
+    }
+}

@@ -1,0 +1,96 @@
+//! Diffing two schema snapshots: objects matched by kind and name, then attribute by attribute.
+
+use std::collections::BTreeMap;
+
+use super::{Difference, SchemaObject, Snapshot};
+
+/// Every difference between two snapshots: objects on one side only, and
+/// each attribute whose values differ. Order of objects (and so of columns)
+/// does not count.
+pub fn diff(acceptance: &Snapshot, production: &Snapshot) -> Vec<Difference> {
+    let index = |s: &Snapshot| -> BTreeMap<(String, String), SchemaObject> {
+        s.objects
+            .iter()
+            .map(|o| ((o.kind.clone(), o.name.clone()), o.clone()))
+            .collect()
+    };
+    let acc = index(acceptance);
+    let prod = index(production);
+    let mut out = Vec::new();
+    for (key, a) in &acc {
+        match prod.get(key) {
+            None => out.push(one_side(a, "only in acceptance")),
+            Some(p) => {
+                let names: std::collections::BTreeSet<&String> =
+                    a.attrs.keys().chain(p.attrs.keys()).collect();
+                for name in names {
+                    let (av, pv) = (a.attrs.get(name), p.attrs.get(name));
+                    if av != pv {
+                        let mut d = one_side(a, name);
+                        d.acceptance = av.cloned();
+                        d.production = pv.cloned();
+                        out.push(d);
+                    }
+                }
+            }
+        }
+    }
+    for (key, p) in &prod {
+        if !acc.contains_key(key) {
+            out.push(one_side(p, "only in production"));
+        }
+    }
+    out
+}
+
+fn one_side(object: &SchemaObject, what: &str) -> Difference {
+    let mut d = Difference::new(&object.kind, &object.name, what);
+    d.table = object.table.clone();
+    d.role = object.role.clone();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: &str, name: &str, attrs: &[(&str, &str)]) -> SchemaObject {
+        SchemaObject {
+            kind: kind.into(),
+            name: name.into(),
+            table: None,
+            role: None,
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn objects_and_attributes_are_diffed_regardless_of_order() {
+        let a = Snapshot {
+            objects: vec![
+                object("column", "t.b", &[("type", "int")]),
+                object("column", "t.a", &[("type", "text")]),
+                object("index", "i", &[]),
+            ],
+            relations: vec![],
+        };
+        let b = Snapshot {
+            objects: vec![
+                object("column", "t.a", &[("type", "text")]),
+                object("column", "t.b", &[("type", "bigint")]),
+                object("view", "v", &[]),
+            ],
+            relations: vec![],
+        };
+        let d = diff(&a, &b);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert_eq!(d[0].what, "type");
+        assert_eq!(d[0].acceptance.as_deref(), Some("int"));
+        assert_eq!(d[1].what, "only in acceptance");
+        assert_eq!(d[2].what, "only in production");
+        assert!(diff(&a, &a).is_empty());
+    }
+}

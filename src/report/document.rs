@@ -1,0 +1,276 @@
+//! The report laid out for people, once: headings, tables, lists. The
+//! Markdown and HTML renderers each turn these blocks into their syntax, so
+//! both always show the same things; a new step adds one `section_*` here.
+
+use serde_json::Value;
+
+use super::Report;
+use crate::workflow::Outcome;
+
+/// One piece of the page.
+pub enum Block {
+    Heading(String),
+    Paragraph(String),
+    /// `(label, value)` pairs.
+    Facts(Vec<(String, String)>),
+    Table {
+        headers: Vec<&'static str>,
+        rows: Vec<Vec<String>>,
+    },
+    List(Vec<String>),
+}
+
+pub fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ok => "ok",
+        Outcome::Findings => "findings",
+        Outcome::Failed => "failed",
+        Outcome::Skipped => "skipped",
+    }
+}
+
+/// The report as blocks: the summary first, then each step's details.
+pub fn blocks(report: &Report) -> Vec<Block> {
+    let mut out = vec![Block::Facts(vec![
+        ("Outcome".into(), outcome_label(&report.outcome).into()),
+        ("Vault".into(), report.vault.path.clone()),
+        ("Vault id".into(), report.vault.id.clone()),
+        ("Vault SHA-256".into(), report.vault.sha256.clone()),
+        (
+            "Captured".into(),
+            format!(
+                "{} from {}",
+                report.vault.captured.as_deref().unwrap_or("unknown time"),
+                report.vault.source
+            ),
+        ),
+        ("Target".into(), report.target.identity.clone()),
+        ("Target URL".into(), report.target.url.clone()),
+        ("Dry run".into(), yes_no(report.dry_run).into()),
+        ("Operator".into(), report.operator.clone()),
+        ("Started".into(), report.started.clone()),
+        ("Finished".into(), report.finished.clone()),
+        ("Tool".into(), report.tool.clone()),
+    ])];
+    if let Some(error) = &report.error {
+        out.push(Block::Paragraph(format!("The run stopped: {error}")));
+    }
+    out.push(Block::Heading("Summary".into()));
+    out.push(Block::Table {
+        headers: vec!["Step", "Status", "Key figures"],
+        rows: report
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.step.clone(),
+                    outcome_label(&s.outcome).into(),
+                    s.figures.clone(),
+                ]
+            })
+            .collect(),
+    });
+    let sections = &report.sections;
+    if let Some(restore) = &sections.restore {
+        section_restore(&mut out, restore);
+    }
+    if sections.sanitize.is_some() || sections.verify.is_some() {
+        section_sanitize(
+            &mut out,
+            sections.sanitize.as_ref(),
+            sections.verify.as_ref(),
+        );
+    }
+    if let Some(health) = &sections.health {
+        section_health(&mut out, health);
+    }
+    if let Some(links) = &sections.links {
+        section_links(&mut out, links);
+    }
+    out
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag { "yes" } else { "no" }
+}
+
+/// A JSON value as table text: strings as they are, null as `-`.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => yes_no(*b).into(),
+        other => other.to_string(),
+    }
+}
+
+fn items(value: &Value, key: &str) -> Vec<Value> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn list(out: &mut Vec<Block>, title: &str, value: &Value, key: &str) {
+    let entries: Vec<String> = items(value, key).iter().map(text).collect();
+    if !entries.is_empty() {
+        out.push(Block::Paragraph(title.into()));
+        out.push(Block::List(entries));
+    }
+}
+
+fn section_restore(out: &mut Vec<Block>, restore: &Value) {
+    out.push(Block::Heading("Restored tables".into()));
+    out.push(Block::Table {
+        headers: vec![
+            "Table",
+            "Mode",
+            "Captured rows",
+            "Inserted",
+            "Updated",
+            "Kept",
+            "Removed first",
+        ],
+        rows: items(restore, "tables")
+            .iter()
+            .map(|t| {
+                // The counts are flattened into the table's object.
+                let counts = t.get("counts").unwrap_or(t);
+                vec![
+                    text(&t["table"]),
+                    text(&t["mode"]),
+                    text(&t["captured_rows"]),
+                    text(&counts["inserted"]),
+                    text(&counts["updated"]),
+                    text(&counts["skipped"]),
+                    text(&counts["deleted"]),
+                ]
+            })
+            .collect(),
+    });
+    list(out, "Also restored:", restore, "extras");
+    list(out, "Notes:", restore, "notes");
+}
+
+fn section_sanitize(out: &mut Vec<Block>, sanitize: Option<&Value>, verify: Option<&Value>) {
+    out.push(Block::Heading("Sanitize rules and verification".into()));
+    let done = sanitize.map(|s| items(s, "rules")).unwrap_or_default();
+    let checked = verify.map(|v| items(v, "rules")).unwrap_or_default();
+    let mut numbers: Vec<u64> = done
+        .iter()
+        .chain(&checked)
+        .filter_map(|r| r["rule"].as_u64())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let find = |rules: &[Value], n: u64| {
+        rules
+            .iter()
+            .find(|r| r["rule"].as_u64() == Some(n))
+            .cloned()
+    };
+    let rows = numbers
+        .iter()
+        .map(|&n| {
+            let d = find(&done, n).unwrap_or(Value::Null);
+            let c = find(&checked, n).unwrap_or(Value::Null);
+            let base = if d.is_null() { &c } else { &d };
+            let dependents: Vec<String> = items(&d, "dependents")
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} {} ({} rows)",
+                        text(&x["how"]),
+                        text(&x["table"]),
+                        text(&x["rows"])
+                    )
+                })
+                .collect();
+            let not_verifiable: Vec<String> =
+                items(&c, "not_verifiable").iter().map(text).collect();
+            vec![
+                n.to_string(),
+                text(&base["table"]),
+                text(&base["action"]),
+                text(&d["rows"]),
+                text(&c["rows_left"]),
+                [dependents, not_verifiable].concat().join("; "),
+            ]
+        })
+        .collect();
+    out.push(Block::Table {
+        headers: vec![
+            "Rule",
+            "Table",
+            "Action",
+            "Rows touched",
+            "Rows left",
+            "Notes",
+        ],
+        rows,
+    });
+    if let Some(sanitize) = sanitize {
+        list(out, "Materialized views refreshed:", sanitize, "refreshed");
+    }
+}
+
+fn section_health(out: &mut Vec<Block>, health: &Value) {
+    out.push(Block::Heading("Health".into()));
+    let findings = items(health, "findings");
+    if findings.is_empty() {
+        out.push(Block::Paragraph("No invalid objects found.".into()));
+    } else {
+        out.push(Block::Table {
+            headers: vec![
+                "Kind",
+                "Object",
+                "Detail",
+                "Repair",
+                "Repaired",
+                "What to do",
+            ],
+            rows: findings
+                .iter()
+                .map(|f| {
+                    vec![
+                        text(&f["kind"]),
+                        text(&f["object"]),
+                        text(&f["detail"]),
+                        text(&f["repair"]),
+                        text(&f["repaired"]),
+                        text(&f["what_to_do"]),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    list(out, "Notes:", health, "notes");
+}
+
+fn section_links(out: &mut Vec<Block>, links: &Value) {
+    out.push(Block::Heading("Links".into()));
+    if let Some(why) = links.get("no_link_objects").and_then(Value::as_str) {
+        out.push(Block::Paragraph(why.into()));
+    }
+    let found = items(links, "links");
+    if !found.is_empty() {
+        out.push(Block::Table {
+            headers: vec!["Kind", "Object", "Verdict", "Acceptance", "Where", "Why"],
+            rows: found
+                .iter()
+                .map(|l| {
+                    vec![
+                        text(&l["kind"]),
+                        text(&l["object"]),
+                        text(&l["verdict"]),
+                        text(&l["acceptance"]["state"]),
+                        text(&l["where_found"]),
+                        text(&l["why"]),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    list(out, "Notes:", links, "notes");
+}
