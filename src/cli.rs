@@ -76,7 +76,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub target_differs: bool,
     /// Run only these steps, comma-separated, in pipeline order:
-    /// restore, sanitize, verify, health, links (default: all).
+    /// restore, sanitize, verify, health, links, compare (default: all but compare).
     #[arg(long, value_name = "LIST")]
     pub steps: Option<String>,
     /// Write the run report (report.json, report.md, report.html) into this

@@ -172,7 +172,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
 
     writeln!(
         out,
-        "5. vault restore acceptance.vault --config vault.toml  (restore, sanitize, verify, health, links)"
+        "5. vault restore acceptance.vault --config vault.toml  (restore, sanitize, verify, health, links, compare)"
     )?;
     let unlocked = vault_format::Vault::open(&vault_path)?.unlock(&key)?;
     let production_url = config

@@ -1,4 +1,4 @@
-//! The post-refresh pipeline that `vault restore` runs: restore, sanitize, verify, health, links, in that order.
+//! The post-refresh pipeline that `vault restore` runs: restore, sanitize, verify, health, links, compare, in that order.
 //!
 //! An error that stops a step stops the pipeline there. Findings (rows left
 //! after sanitizing, unrepaired health findings, links to production) do not:
@@ -18,16 +18,29 @@ pub enum Step {
     Verify,
     Health,
     Links,
+    Compare,
 }
 
 impl Step {
-    /// Every step, in pipeline order.
-    pub const ALL: [Step; 5] = [
+    /// The steps `vault restore` runs when `--steps` is not given. Compare
+    /// joins them once its data comparison meets its performance target; until
+    /// then it runs when named (`--steps ...,compare`).
+    pub const DEFAULT: [Step; 5] = [
         Step::Restore,
         Step::Sanitize,
         Step::Verify,
         Step::Health,
         Step::Links,
+    ];
+
+    /// Every step, in pipeline order.
+    pub const ALL: [Step; 6] = [
+        Step::Restore,
+        Step::Sanitize,
+        Step::Verify,
+        Step::Health,
+        Step::Links,
+        Step::Compare,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +50,7 @@ impl Step {
             Step::Verify => "verify",
             Step::Health => "health",
             Step::Links => "links",
+            Step::Compare => "compare",
         }
     }
 }
@@ -114,9 +128,14 @@ mod tests {
             vec![Step::Restore, Step::Links]
         );
         assert!(
-            parse_steps("restore,compare")
+            parse_steps("restore,report")
                 .unwrap_err()
-                .contains("compare")
+                .contains("report")
+        );
+        assert_eq!(
+            parse_steps("compare").unwrap(),
+            vec![Step::Compare],
+            "compare runs when named"
         );
         assert!(parse_steps(",").is_err());
     }
@@ -131,6 +150,7 @@ pub struct PipelineSummary {
     pub verify: Option<crate::sanitize::VerifySummary>,
     pub health: Option<crate::health::HealthSummary>,
     pub links: Option<crate::links::LinksSummary>,
+    pub compare: Option<crate::compare::CompareSummary>,
 }
 
 impl PipelineSummary {
@@ -173,8 +193,8 @@ pub struct Run<'a> {
 
 /// Runs the asked steps in order. Returns the summary so far and, when a
 /// step failed, the error that stopped the pipeline there.
-pub async fn run<E: Pipeline>(
-    db: &mut E,
+pub async fn run(
+    db: &mut crate::db::any::AnyEngine,
     run: &Run<'_>,
     progress: &mut dyn std::io::Write,
 ) -> (PipelineSummary, Option<crate::exit::ToolError>) {
@@ -214,8 +234,8 @@ pub async fn run<E: Pipeline>(
     (summary, None)
 }
 
-async fn run_step<E: Pipeline>(
-    db: &mut E,
+async fn run_step(
+    db: &mut crate::db::any::AnyEngine,
     run: &Run<'_>,
     step: Step,
     summary: &mut PipelineSummary,
@@ -344,6 +364,30 @@ async fn run_step<E: Pipeline>(
                 Outcome::Ok
             };
             summary.links = Some(checked);
+            (outcome, figures)
+        }
+        Step::Compare => {
+            let Some(url) = run.production else {
+                return Ok((
+                    Outcome::Ok,
+                    "no [production] URL configured: nothing to compare with".into(),
+                ));
+            };
+            let mut production = crate::db::any::connect(url).await?;
+            let compared =
+                crate::compare::compare_databases(run.config, db, &mut production).await?;
+            let figures = format!(
+                "{} differences: {} expected, {} unexpected",
+                compared.differences.len(),
+                compared.expected(),
+                compared.unexpected()
+            );
+            let outcome = if compared.unexpected() > 0 {
+                Outcome::Findings
+            } else {
+                Outcome::Ok
+            };
+            summary.compare = Some(compared);
             (outcome, figures)
         }
     })

@@ -136,10 +136,20 @@ fn a_restore_writes_the_three_files_and_the_json_holds_the_run() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["restore", "sanitize", "verify", "health", "links"]);
-    for name in names {
+    assert_eq!(
+        names,
+        [
+            "restore", "sanitize", "verify", "health", "links", "compare"
+        ]
+    );
+    for name in &names[..5] {
         assert_eq!(step(&report, name)["outcome"], "ok", "{name}");
     }
+    assert_eq!(
+        step(&report, "compare")["outcome"],
+        "skipped",
+        "compare runs only when named"
+    );
     assert!(
         step(&report, "verify")["figures"]
             .as_str()

@@ -120,9 +120,9 @@ fn steps_runs_only_the_steps_named() {
     assert_eq!(outcome(&run, "sanitize"), "ok");
     assert_eq!(site.count(RECENT), 0);
 
-    let run = site.restore(&["--steps", "restore,compare"]).expect(2);
+    let run = site.restore(&["--steps", "restore,report"]).expect(2);
     assert!(
-        run.error_line().contains("unknown step \"compare\""),
+        run.error_line().contains("unknown step \"report\""),
         "{run:#?}"
     );
 }

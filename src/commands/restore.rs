@@ -26,9 +26,9 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let steps = match &args.steps {
         Some(text) => crate::workflow::parse_steps(text).map_err(|message| {
             ToolError::usage(format!("--steps: {message}"))
-                .hint("name steps from: restore, sanitize, verify, health, links")
+                .hint("name steps from: restore, sanitize, verify, health, links, compare")
         })?,
-        None => crate::workflow::Step::ALL.to_vec(),
+        None => crate::workflow::Step::DEFAULT.to_vec(),
     };
     let report_dir = match &args.report_dir {
         Some(dir) => {
@@ -90,6 +90,10 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     if let Some(links) = &summary.links {
         writeln!(out)?;
         crate::commands::links::print(links, out)?;
+    }
+    if let Some(compare) = &summary.compare {
+        writeln!(out)?;
+        crate::commands::compare::print(compare, out)?;
     }
     writeln!(out)?;
     writeln!(out, "steps:")?;

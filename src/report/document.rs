@@ -87,6 +87,9 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     if let Some(links) = &sections.links {
         section_links(&mut out, links);
     }
+    if let Some(compare) = &sections.compare {
+        section_compare(&mut out, compare);
+    }
     out
 }
 
@@ -246,6 +249,31 @@ fn section_health(out: &mut Vec<Block>, health: &Value) {
         });
     }
     list(out, "Notes:", health, "notes");
+}
+
+fn section_compare(out: &mut Vec<Block>, compare: &Value) {
+    out.push(Block::Heading("Compare with production".into()));
+    let differences = items(compare, "differences");
+    if differences.is_empty() {
+        out.push(Block::Paragraph("No difference.".into()));
+    } else {
+        out.push(Block::Table {
+            headers: vec!["Class", "Kind", "Object", "What", "Why"],
+            rows: differences
+                .iter()
+                .map(|d| {
+                    vec![
+                        text(&d["class"]),
+                        text(&d["kind"]),
+                        text(&d["object"]),
+                        text(&d["what"]),
+                        text(&d["reason"]),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    list(out, "Notes:", compare, "notes");
 }
 
 fn section_links(out: &mut Vec<Block>, links: &Value) {

@@ -117,6 +117,8 @@ pub struct Sections {
     pub health: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<serde_json::Value>,
 }
 
 /// The digests of the human renderings.
@@ -192,6 +194,11 @@ impl Report {
                 .transpose()?,
             links: summary
                 .links
+                .as_ref()
+                .map(|s| section(serde_json::to_value(s)))
+                .transpose()?,
+            compare: summary
+                .compare
                 .as_ref()
                 .map(|s| section(serde_json::to_value(s)))
                 .transpose()?,
