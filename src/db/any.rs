@@ -4,6 +4,7 @@ use std::io::Read;
 
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
+use super::mysql::Mysql;
 use super::postgres::Postgres;
 use super::sqlite::Sqlite;
 use super::{CapturedTable, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName};
@@ -13,6 +14,7 @@ use crate::exit::ToolError;
 /// A connection to whichever engine the URL names.
 pub enum AnyEngine {
     Postgres(Box<Postgres>),
+    Mysql(Box<Mysql>),
     Sqlite(Sqlite),
 }
 
@@ -21,11 +23,8 @@ pub enum AnyEngine {
 pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
     match url.engine() {
         EngineKind::Postgres => Ok(AnyEngine::Postgres(Box::new(Postgres::connect(url).await?))),
+        EngineKind::Mysql => Ok(AnyEngine::Mysql(Box::new(Mysql::connect(url).await?))),
         EngineKind::Sqlite => Ok(AnyEngine::Sqlite(Sqlite::connect(url).await?)),
-        other => Err(ToolError::usage(format!(
-            "{url}: {other} is not supported by this build yet"
-        ))
-        .hint("use a postgres: or sqlite: URL; MySQL support follows in a later release")),
     }
 }
 
@@ -35,6 +34,7 @@ macro_rules! each {
     ($self:ident, $db:ident => $call:expr) => {
         match $self {
             $crate::db::any::AnyEngine::Postgres($db) => $call,
+            $crate::db::any::AnyEngine::Mysql($db) => $call,
             $crate::db::any::AnyEngine::Sqlite($db) => $call,
         }
     };

@@ -4,6 +4,7 @@
 //! [`Engine`]. A new engine is a new module that implements it.
 
 pub mod any;
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
 pub mod health;
+pub mod mysql;
 pub mod pg;
 pub mod sanitize;
 pub mod workflow;

@@ -1,0 +1,338 @@
+//! MariaDB and MySQL 8: one connection through sqlx, sessions fixed to UTC, utf8mb4 and strict ANSI-quoted SQL.
+//!
+//! The session settings make the SQL that the shared step modules build
+//! (double-quoted identifiers, single-quoted strings) mean the same here as
+//! on PostgreSQL and SQLite, and make values travel without a time-zone shift.
+
+mod compare;
+mod health;
+mod link_check;
+mod sanitize;
+
+use std::io::Read;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+use vault_format::StreamWriter;
+
+use super::{CapturedTable, Column, Engine, Identity, LoadCounts, TableInfo, TableName};
+use crate::config::{DatabaseUrl, EngineKind};
+use crate::exit::ToolError;
+use crate::guard::UrlTarget;
+use crate::rowcodec;
+
+/// How long a server may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Session settings: values in UTC (TIMESTAMP columns are not shifted),
+/// utf8mb4 on the wire, strict modes (a value that does not fit is an
+/// error, never a silent truncation), double quotes for identifiers, and
+/// no automatic values for an explicit zero in an AUTO_INCREMENT column.
+const SESSION_SETTINGS: &str = "SET time_zone = '+00:00', NAMES utf8mb4, \
+     sql_mode = 'STRICT_ALL_TABLES,ANSI_QUOTES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,\
+     ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_IN_DATE'";
+
+/// Which server answered: the two differ in a few catalog tables and functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+/// A connection to one MariaDB or MySQL database (schema).
+pub struct Mysql {
+    conn: MySqlConnection,
+    /// For extra connections (a parallel capture, a read-only check).
+    #[allow(dead_code)]
+    options: MySqlConnectOptions,
+    /// Host and port as the URL names them (see [`Engine::identity`]).
+    target: UrlTarget,
+    /// The database (schema) the URL names; every object lives there.
+    database: String,
+    flavor: Flavor,
+    /// The server's version string, as `SELECT version()` gives it.
+    version: String,
+}
+
+impl Mysql {
+    /// Connects to the database a `mysql://` or `mariadb://` URL names. A
+    /// server that does not answer is one error naming the URL without its
+    /// password.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {
+        let options: MySqlConnectOptions = url.expose().parse().map_err(|_| {
+            ToolError::usage(format!("{url}: not a valid MySQL/MariaDB URL"))
+                .hint("write it as mysql://USER@HOST:PORT/DATABASE (or mariadb://...)")
+        })?;
+        let unreachable = |cause: String| {
+            ToolError::failed(format!("{url}: cannot connect to MySQL/MariaDB: {cause}")).hint(
+                "check that the server is running and that the URL's host, port, user and database are right",
+            )
+        };
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "the server did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(Err(e)) => return Err(unreachable(describe_error(&e))),
+            Ok(Ok(conn)) => conn,
+        };
+        sqlx::raw_sql(SESSION_SETTINGS)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| mysql_error("", e))?;
+        let row = sqlx::query("SELECT DATABASE(), version()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| mysql_error("", e))?;
+        let database: Option<String> = row.try_get(0).map_err(|e| mysql_error("", e))?;
+        let version: String = row.try_get(1).map_err(|e| mysql_error("", e))?;
+        let Some(database) = database else {
+            return Err(ToolError::usage(format!("{url}: the URL names no database"))
+                .hint("write it as mysql://USER@HOST:PORT/DATABASE"));
+        };
+        let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        };
+        Ok(Mysql {
+            conn,
+            options,
+            target: UrlTarget::of(url),
+            database,
+            flavor,
+            version,
+        })
+    }
+
+    /// MariaDB or MySQL.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// The server's version string.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The database (schema) every object of this connection lives in.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Runs statements that return nothing.
+    async fn execute(&mut self, sql: &str) -> Result<(), ToolError> {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error("", e))?;
+        Ok(())
+    }
+
+    /// The schema a table lives in: the URL's database unless it is named.
+    fn schema_of<'a>(&'a self, table: &'a TableName) -> &'a str {
+        table.schema.as_deref().unwrap_or(&self.database)
+    }
+}
+
+/// Quotes an identifier with backticks (valid whatever the sql_mode).
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// An error from the server, naming the table when there is one.
+pub(crate) fn mysql_error(table: &str, error: sqlx::Error) -> ToolError {
+    let at = if table.is_empty() {
+        String::new()
+    } else {
+        format!("table {table}: ")
+    };
+    ToolError::failed(format!("{at}MySQL/MariaDB: {}", describe_error(&error)))
+}
+
+/// The server's message, without the values that data errors quote.
+///
+/// Errors about a value (truncation, out of range, a duplicate key, an
+/// incorrect value for a type) name the value in their text; a value may be
+/// a patient's data, so those are reported by error number only.
+pub(crate) fn describe_error(error: &sqlx::Error) -> String {
+    let Some(db) = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
+    else {
+        return error.to_string();
+    };
+    // 1062 duplicate entry, 1264 out of range, 1265 data truncated, 1292
+    // incorrect value, 1366 incorrect string/integer value, 1406 data too
+    // long, 1586 duplicate entry for key, 3140 invalid JSON, 4025 CHECK failed.
+    const VALUE_ERRORS: [u16; 9] = [1062, 1264, 1265, 1292, 1366, 1406, 1586, 3140, 4025];
+    if VALUE_ERRORS.contains(&db.number()) {
+        return format!(
+            "a value does not fit (error {}, SQLSTATE {}; the value is not shown)",
+            db.number(),
+            db.code().unwrap_or("HY000")
+        );
+    }
+    db.message().to_owned()
+}
+
+impl Engine for Mysql {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Mysql
+    }
+
+    fn row_encoding(&self) -> &'static str {
+        rowcodec::ENCODING
+    }
+
+    /// Host and port are the URL's (localhost and ::1 read as 127.0.0.1),
+    /// like the production guard's; the database is `DATABASE()`.
+    async fn identity(&mut self) -> Result<Identity, ToolError> {
+        Ok(Identity {
+            engine: EngineKind::Mysql,
+            host: self.target.host.clone(),
+            port: self.target.port,
+            database: self.database.clone(),
+            system_identifier: None,
+        })
+    }
+
+    async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError> {
+        let at = table.to_string();
+        let schema = self.schema_of(table).to_owned();
+        let kind: Option<String> = sqlx::query_scalar(
+            "SELECT table_type FROM information_schema.tables
+             WHERE table_schema = ? AND table_name = ?",
+        )
+        .bind(&schema)
+        .bind(&table.name)
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(|e| mysql_error(&at, e))?;
+        let Some(kind) = kind else {
+            return Ok(None);
+        };
+        if kind != "BASE TABLE" {
+            return Err(ToolError::usage(format!(
+                "{table} is a {}, not a table; only tables can be preserved",
+                kind.to_ascii_lowercase()
+            ))
+            .hint("preserve the tables behind it"));
+        }
+        let columns = sqlx::query(
+            "SELECT column_name, column_type, is_nullable = 'YES',
+                    column_default IS NOT NULL OR extra LIKE '%auto_increment%',
+                    extra LIKE '%GENERATED%' OR extra LIKE '%PERSISTENT%' OR extra LIKE '%VIRTUAL%'
+             FROM information_schema.columns
+             WHERE table_schema = ? AND table_name = ?
+             ORDER BY ordinal_position",
+        )
+        .bind(&schema)
+        .bind(&table.name)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| mysql_error(&at, e))?
+        .into_iter()
+        .map(|row| {
+            Ok(Column {
+                name: row.try_get(0)?,
+                data_type: row.try_get(1)?,
+                nullable: row.try_get::<i64, _>(2)? != 0,
+                has_default: row.try_get::<i64, _>(3)? != 0,
+                generated: row.try_get::<i64, _>(4)? != 0,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(|e| mysql_error(&at, e))?;
+        let primary_key = sqlx::query_scalar(
+            "SELECT column_name FROM information_schema.key_column_usage
+             WHERE table_schema = ? AND table_name = ? AND constraint_name = 'PRIMARY'
+             ORDER BY ordinal_position",
+        )
+        .bind(&schema)
+        .bind(&table.name)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| mysql_error(&at, e))?;
+        let references = sqlx::query(
+            "SELECT DISTINCT referenced_table_schema, referenced_table_name
+             FROM information_schema.key_column_usage
+             WHERE table_schema = ? AND table_name = ? AND referenced_table_name IS NOT NULL
+             ORDER BY 1, 2",
+        )
+        .bind(&schema)
+        .bind(&table.name)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| mysql_error(&at, e))?
+        .into_iter()
+        .map(|row| {
+            let ref_schema: String = row.try_get(0)?;
+            // Spelled like the configuration spells its tables, so that the
+            // capture can order parents before children.
+            Ok(TableName {
+                schema: (table.schema.is_some() || ref_schema != self.database)
+                    .then_some(ref_schema),
+                name: row.try_get(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(|e| mysql_error(&at, e))?;
+        Ok(Some(TableInfo {
+            name: table.clone(),
+            columns,
+            primary_key,
+            references,
+        }))
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<(), ToolError> {
+        Err(not_built("capture"))
+    }
+
+    async fn capture_rows(
+        &mut self,
+        _plan: &CapturedTable,
+        _out: &mut StreamWriter,
+    ) -> Result<u64, ToolError> {
+        Err(not_built("capture"))
+    }
+
+    async fn end_snapshot(&mut self) -> Result<(), ToolError> {
+        Err(not_built("capture"))
+    }
+
+    async fn begin_restore(&mut self, _tables: &[TableInfo]) -> Result<(), ToolError> {
+        Err(not_built("restore"))
+    }
+
+    async fn clear_scope(&mut self, _captured: &CapturedTable) -> Result<u64, ToolError> {
+        Err(not_built("restore"))
+    }
+
+    async fn load_rows(
+        &mut self,
+        _captured: &CapturedTable,
+        _target: &TableInfo,
+        _rows: &mut dyn Read,
+    ) -> Result<LoadCounts, ToolError> {
+        Err(not_built("restore"))
+    }
+
+    async fn commit_restore(&mut self, _tables: &[TableInfo]) -> Result<(), ToolError> {
+        Err(not_built("restore"))
+    }
+
+    async fn rollback(&mut self) -> Result<(), ToolError> {
+        self.execute("ROLLBACK").await
+    }
+}
+
+/// A step this build cannot do on MySQL/MariaDB yet (exit 2, nothing changed).
+pub(crate) fn not_built(step: &str) -> ToolError {
+    ToolError::usage(format!("{step} on MySQL/MariaDB is not in this build yet"))
+        .hint("use a postgres: or sqlite: database for this step")
+}
