@@ -77,8 +77,13 @@ pub struct RestoreArgs {
     pub target_differs: bool,
     /// Run only these steps, comma-separated, in pipeline order:
     /// restore, sanitize, verify, health, links, compare (default: all but compare).
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, value_name = "LIST", conflicts_with = "resume")]
     pub steps: Option<String>,
+    /// Continue the failed run whose report is in DIR: run the step that
+    /// failed and the later ones it was asked for; the steps it finished are
+    /// not run again. The new report names the earlier one.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Write the run report (report.json, report.md, report.html) into this
     /// folder (default: a new folder beside the vault, FILE.report-TIME).
     #[arg(long, value_name = "DIR")]

@@ -221,10 +221,15 @@ pub async fn run(
                     figures: error.message.clone(),
                 });
                 for later in Step::ALL.into_iter().filter(|s| *s > step) {
+                    let figures = if run.steps.contains(&later) {
+                        format!("not run: {step} failed")
+                    } else {
+                        "not asked for".into()
+                    };
                     summary.steps.push(StepReport {
                         step: later,
                         outcome: Outcome::Skipped,
-                        figures: format!("not run: {step} failed"),
+                        figures,
                     });
                 }
                 return (summary, Some(error));

@@ -6,85 +6,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::demo::{OPERATOR, Refreshed};
 use common::{s, vault};
 use serde_json::Value;
 
-const OPERATOR: &str = "report-op";
-
-/// A demo folder with acceptance refreshed from production.
-struct Refreshed {
-    _dir: tempfile::TempDir,
-    demo: PathBuf,
-}
-
-impl Refreshed {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = dir.path().join("demo");
-        vault(["demo", "--dir", s(&demo)], &[]).expect(0);
-        std::fs::copy(demo.join("production.db"), demo.join("acceptance.db")).unwrap();
-        Refreshed { _dir: dir, demo }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.demo.join(name)
-    }
-
-    fn key_env(&self) -> [(&'static str, String); 2] {
-        [
-            ("VAULT_KEY_FILE", s(&self.path("demo.key")).to_owned()),
-            ("USER", OPERATOR.to_owned()),
-        ]
-    }
-
-    fn run(&self, args: Vec<String>) -> common::Run {
-        let env = self.key_env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        vault(args, &env)
-    }
-
-    /// `vault restore` with the demo's vault and config, then `extra`.
-    fn restore(&self, extra: &[&str]) -> common::Run {
-        let mut args = vec![
-            "restore".to_owned(),
-            s(&self.path("acceptance.vault")).to_owned(),
-            "--config".to_owned(),
-            s(&self.path("vault.toml")).to_owned(),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        self.run(args)
-    }
-
-    /// Restores into `report/` and returns its path.
-    fn restore_with_report(&self, code: i32) -> PathBuf {
-        let dir = self.path("report");
-        let run = self.restore(&["--report-dir", s(&dir)]).expect(code);
-        assert!(
-            run.stdout.contains(&format!("report: {}", dir.display())),
-            "{run:#?}"
-        );
-        dir
-    }
-
-    fn verify(&self, dir: &Path, extra: &[&str]) -> common::Run {
-        let mut args = vec!["report".to_owned(), "verify".to_owned(), s(dir).to_owned()];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        self.run(args)
-    }
-
-    fn append_config(&self, text: &str) {
-        let path = self.path("vault.toml");
-        let mut config = std::fs::read_to_string(&path).unwrap();
-        config.push_str(text);
-        std::fs::write(path, config).unwrap();
-    }
-
-    fn exec(&self, sql: &str) {
-        rusqlite::Connection::open(self.path("acceptance.db"))
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
-    }
+/// Restores into `report/` and returns its path.
+fn restore_with_report(site: &Refreshed, code: i32) -> PathBuf {
+    site.restore_with_report("report", &[], code)
 }
 
 fn json(dir: &Path) -> Value {
@@ -114,7 +42,7 @@ fn edit(dir: &Path, name: &str, from: &str, to: &str) {
 #[test]
 fn a_restore_writes_the_three_files_and_the_json_holds_the_run() {
     let site = Refreshed::new();
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     for name in ["report.json", "report.md", "report.html"] {
         assert!(dir.join(name).is_file(), "{name}");
     }
@@ -226,7 +154,7 @@ fn a_restore_writes_the_three_files_and_the_json_holds_the_run() {
 #[test]
 fn the_markdown_and_html_are_the_renderings_of_the_json() {
     let site = Refreshed::new();
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let mut report: vault::report::Report =
         serde_json::from_str(&read(&dir, "report.json")).unwrap();
     report.signature = None;
@@ -262,7 +190,7 @@ fn the_default_folder_is_new_and_dated_beside_the_vault() {
 #[test]
 fn an_existing_report_is_never_overwritten() {
     let site = Refreshed::new();
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let before = read(&dir, "report.json");
     let run = site.restore(&["--report-dir", s(&dir)]).expect(2);
     assert!(
@@ -275,7 +203,7 @@ fn an_existing_report_is_never_overwritten() {
 #[test]
 fn an_edit_of_any_file_fails_verification_with_exit_3() {
     let site = Refreshed::new();
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let pristine: Vec<(String, String)> = ["report.json", "report.md", "report.html"]
         .iter()
         .map(|n| (n.to_string(), read(&dir, n)))
@@ -312,7 +240,7 @@ fn an_edit_of_any_file_fails_verification_with_exit_3() {
 #[test]
 fn a_wrong_key_is_exit_1_and_a_moved_vault_is_named_with_vault() {
     let site = Refreshed::new();
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let other = site.path("other.key");
     vault(["keygen", "--out", s(&other)], &[]).expect(0);
     vault(
@@ -334,7 +262,7 @@ fn a_failed_step_still_writes_a_signed_report() {
     site.append_config(
         "\n[[sanitize]]\ntable = \"patient\"\ndelete_where = \"no_such_function(patient_id)\"\n",
     );
-    let dir = site.restore_with_report(1);
+    let dir = restore_with_report(&site, 1);
     let report = json(&dir);
     assert_eq!(report["outcome"], "failed");
     assert!(
@@ -362,7 +290,7 @@ fn the_html_is_self_contained_and_escapes_names() {
     site.append_config(
         "\n[[sanitize]]\ntable = \"x<script>alert(1)</script>\"\ndelete_all = true\n",
     );
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let report = json(&dir);
     assert!(
         report["sections"]["sanitize"]["rules"]
@@ -401,7 +329,7 @@ fn no_row_value_of_a_preserved_or_sanitized_table_reaches_the_report() {
             .map(Result::unwrap)
             .collect()
     };
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let conn = rusqlite::Connection::open(site.path("acceptance.db")).unwrap();
     let mut values = sanitized;
     for sql in [
@@ -468,7 +396,7 @@ fn chromium_renders_the_summary_and_no_injected_element() {
     site.append_config(
         "\n[[sanitize]]\ntable = \"x<script>alert(1)</script>\"\ndelete_all = true\n",
     );
-    let dir = site.restore_with_report(0);
+    let dir = restore_with_report(&site, 0);
     let Some(dom) = chromium_dom(&dir.join("report.html")) else {
         return;
     };

@@ -4,61 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{s, vault};
-
-/// A demo folder (acceptance, production, key, vault.toml with sanitize
-/// rules, a captured vault), with acceptance refreshed from production.
-struct Refreshed {
-    _dir: tempfile::TempDir,
-    demo: PathBuf,
-}
-
-impl Refreshed {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = dir.path().join("demo");
-        vault(["demo", "--dir", s(&demo)], &[]).expect(0);
-        std::fs::copy(demo.join("production.db"), demo.join("acceptance.db")).unwrap();
-        Refreshed { _dir: dir, demo }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.demo.join(name)
-    }
-
-    fn restore(&self, extra: &[&str]) -> common::Run {
-        let mut args = vec![
-            "restore".to_owned(),
-            s(&self.path("acceptance.vault")).to_owned(),
-            "--config".to_owned(),
-            s(&self.path("vault.toml")).to_owned(),
-        ];
-        args.extend(extra.iter().map(|a| a.to_string()));
-        let key = self.path("demo.key");
-        vault(args, &[("VAULT_KEY_FILE", s(&key))])
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.path("acceptance.db")).unwrap();
-        conn.query_row(sql, [], |row| row.get(0)).unwrap()
-    }
-
-    fn exec(&self, sql: &str) {
-        rusqlite::Connection::open(self.path("acceptance.db"))
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
-    }
-
-    fn append_config(&self, text: &str) {
-        let path = self.path("vault.toml");
-        let mut config = std::fs::read_to_string(&path).unwrap();
-        config.push_str(text);
-        std::fs::write(path, config).unwrap();
-    }
-}
+use common::demo::Refreshed;
 
 const RECENT: &str = "SELECT count(*) FROM assessment WHERE assessed_on >= '2024-01-01'";
 const TESTERS: &str = "SELECT count(*) FROM app_user WHERE login LIKE 'tester%'";

@@ -7,6 +7,20 @@ use crate::commands::capture::{config_error, load_config, progress, text_env};
 use crate::db::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
+use crate::report::resume::Resume;
+use crate::workflow::Step;
+
+/// Step names joined with commas, or `none`.
+fn names(steps: &[Step]) -> String {
+    if steps.is_empty() {
+        return "none".into();
+    }
+    steps
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     super::require_file(&args.vault)?;
@@ -23,7 +37,17 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     let vault = vault_format::Vault::open(&args.vault)?.unlock(&key)?;
     let captured = crate::restore::captured_tables(&vault)?;
+    let vault_sha256 = crate::report::file_sha256(&args.vault)?;
+    let resume = args
+        .resume
+        .as_deref()
+        .map(|dir| Resume::load(dir, &vault, &vault_sha256, args.dry_run))
+        .transpose()?;
     let steps = match &args.steps {
+        _ if resume.is_some() => resume
+            .as_ref()
+            .map(|r| r.remaining.clone())
+            .unwrap_or_default(),
         Some(text) => crate::workflow::parse_steps(text).map_err(|message| {
             ToolError::usage(format!("--steps: {message}"))
                 .hint("name steps from: restore, sanitize, verify, health, links, compare")
@@ -38,7 +62,6 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         None => crate::report::default_dir(&args.vault),
     };
     let started = crate::report::now();
-    let vault_sha256 = crate::report::file_sha256(&args.vault)?;
     let runtime = crate::runtime()?;
     let mut progress = progress();
     let mut target_identity = String::new();
@@ -46,6 +69,16 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
         target_identity = target.to_string();
+        if let Some(resume) = &resume {
+            resume.require_target(&target_identity)?;
+            writeln!(
+                out,
+                "resuming the failed run of {}: {} done then, running {}",
+                resume.dir.display(),
+                names(&resume.done),
+                names(&resume.remaining)
+            )?;
+        }
         if let Some((first, _)) = captured.first() {
             crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
         }
@@ -59,10 +92,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         };
         Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
     })?;
-    let report_written = write_report(
-        &vault,
-        &summary,
-        failure.as_ref(),
+    let mut report = crate::report::Report::new(
         crate::report::RunInfo {
             vault_path: std::fs::canonicalize(&args.vault).unwrap_or_else(|_| args.vault.clone()),
             vault_sha256,
@@ -73,9 +103,24 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             started,
             finished: crate::report::now(),
             dry_run: args.dry_run,
+            steps_asked: match &resume {
+                Some(resume) => resume
+                    .done
+                    .iter()
+                    .chain(&resume.remaining)
+                    .copied()
+                    .collect(),
+                None => steps.clone(),
+            },
         },
-        &report_dir,
-    );
+        &summary,
+        failure.as_ref(),
+    )?;
+    if let Some(resume) = &resume {
+        report.carry_over(&resume.earlier, &resume.done, &resume.dir);
+    }
+    let step_lines = report.steps.clone();
+    let report_written = report.write(&report_dir, &vault.derive_key(crate::report::KEY_PURPOSE));
     if let Some(restored) = &summary.restore {
         print_restore(out, restored)?;
     }
@@ -97,20 +142,14 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     writeln!(out)?;
     writeln!(out, "steps:")?;
-    for step in &summary.steps {
+    for step in &step_lines {
         let outcome = match step.outcome {
             crate::workflow::Outcome::Ok => "ok",
             crate::workflow::Outcome::Findings => "FINDINGS",
             crate::workflow::Outcome::Failed => "FAILED",
             crate::workflow::Outcome::Skipped => "skipped",
         };
-        writeln!(
-            out,
-            "  {:<9} {:<9} {}",
-            step.step.name(),
-            outcome,
-            step.figures
-        )?;
+        writeln!(out, "  {:<9} {:<9} {}", step.step, outcome, step.figures)?;
     }
     match &report_written {
         Ok(()) => writeln!(out, "report: {}", report_dir.display())?,
@@ -124,18 +163,6 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     report_written?;
     Ok(summary.exit())
-}
-
-/// Writes the signed run report (even after a failed step).
-fn write_report(
-    vault: &vault_format::UnlockedVault,
-    summary: &crate::workflow::PipelineSummary,
-    failure: Option<&ToolError>,
-    info: crate::report::RunInfo,
-    dir: &std::path::Path,
-) -> Result<(), ToolError> {
-    let report = crate::report::Report::new(info, summary, failure)?;
-    report.write(dir, &vault.derive_key(crate::report::KEY_PURPOSE))
 }
 
 fn print_restore(

@@ -52,6 +52,16 @@ pub fn blocks(report: &Report) -> Vec<Block> {
         ("Finished".into(), report.finished.clone()),
         ("Tool".into(), report.tool.clone()),
     ])];
+    if let Some(earlier) = &report.resumed_from {
+        out.push(Block::Paragraph(format!(
+            "This run resumed the failed run started {} (report {}, signature {}). \
+             Not run again, carried over from that report: {}.",
+            earlier.started,
+            earlier.report,
+            earlier.signature,
+            earlier.steps.join(", ")
+        )));
+    }
     if let Some(error) = &report.error {
         out.push(Block::Paragraph(format!("The run stopped: {error}")));
     }

@@ -17,6 +17,7 @@
 mod document;
 pub mod html;
 pub mod markdown;
+pub mod resume;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,13 @@ pub struct Report {
     pub vault: VaultInfo,
     pub target: TargetInfo,
     pub steps: Vec<StepLine>,
+    /// The steps the run was asked for (`--steps`, or the default), in
+    /// pipeline order: what `--resume` continues with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps_asked: Vec<String>,
+    /// Set when this run continued a failed one (`vault restore --resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<ResumedFrom>,
     pub sections: Sections,
     /// SHA-256 of the Markdown and HTML renderings.
     pub renderings: Renderings,
@@ -121,6 +129,56 @@ pub struct Sections {
     pub compare: Option<serde_json::Value>,
 }
 
+/// The failed run that a resumed run continued.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResumedFrom {
+    /// The earlier report's folder.
+    pub report: String,
+    /// The earlier report's signature, which ties this report to it.
+    pub signature: String,
+    /// When the earlier run started.
+    pub started: String,
+    /// The steps done by the earlier run and not run again; their lines and
+    /// sections here are the earlier report's.
+    pub steps: Vec<String>,
+}
+
+impl Sections {
+    /// This report's section of `step`, beside the same section of `other`.
+    fn get_mut<'a>(
+        &mut self,
+        step: crate::workflow::Step,
+        other: &'a Sections,
+    ) -> (
+        &mut Option<serde_json::Value>,
+        &'a Option<serde_json::Value>,
+    ) {
+        use crate::workflow::Step;
+        match step {
+            Step::Restore => (&mut self.restore, &other.restore),
+            Step::Sanitize => (&mut self.sanitize, &other.sanitize),
+            Step::Verify => (&mut self.verify, &other.verify),
+            Step::Health => (&mut self.health, &other.health),
+            Step::Links => (&mut self.links, &other.links),
+            Step::Compare => (&mut self.compare, &other.compare),
+        }
+    }
+}
+
+/// The worst of some step outcomes: failed, then findings, else ok.
+fn worst<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Outcome {
+    let mut worst = Outcome::Ok;
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Failed => return Outcome::Failed,
+            Outcome::Findings => worst = Outcome::Findings,
+            _ => {}
+        }
+    }
+    worst
+}
+
 /// The digests of the human renderings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +210,7 @@ pub struct RunInfo {
     pub started: String,
     pub finished: String,
     pub dry_run: bool,
+    pub steps_asked: Vec<crate::workflow::Step>,
 }
 
 impl Report {
@@ -161,13 +220,7 @@ impl Report {
         summary: &PipelineSummary,
         error: Option<&ToolError>,
     ) -> Result<Report, ToolError> {
-        let outcome = if summary.steps.iter().any(|s| s.outcome == Outcome::Failed) {
-            Outcome::Failed
-        } else if summary.steps.iter().any(|s| s.outcome == Outcome::Findings) {
-            Outcome::Findings
-        } else {
-            Outcome::Ok
-        };
+        let outcome = worst(summary.steps.iter().map(|s| &s.outcome));
         let section = |value: Result<serde_json::Value, serde_json::Error>| {
             value.map_err(|e| ToolError::failed(format!("cannot build the report: {e}")))
         };
@@ -232,10 +285,44 @@ impl Report {
                     figures: s.figures.clone(),
                 })
                 .collect(),
+            steps_asked: info
+                .steps_asked
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect(),
+            resumed_from: None,
             sections,
             renderings: Renderings::default(),
             signature: None,
         })
+    }
+
+    /// The step lines and sections of `steps` taken from the earlier report
+    /// of a failed run that this run resumed, and the outcome made again.
+    pub fn carry_over(&mut self, earlier: &Report, steps: &[crate::workflow::Step], dir: &Path) {
+        for step in steps {
+            let name = step.name();
+            if let (Some(line), Some(old)) = (
+                self.steps.iter_mut().find(|l| l.step == name),
+                earlier.steps.iter().find(|l| l.step == name),
+            ) {
+                *line = old.clone();
+                line.figures = format!("{} (earlier run, {})", old.figures, earlier.started);
+            }
+            let (new, old) = self.sections.get_mut(*step, &earlier.sections);
+            *new = old.clone();
+        }
+        self.outcome = worst(self.steps.iter().map(|s| &s.outcome));
+        self.resumed_from = Some(ResumedFrom {
+            report: dir.display().to_string(),
+            signature: earlier
+                .signature
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+            started: earlier.started.clone(),
+            steps: steps.iter().map(|s| s.name().to_owned()).collect(),
+        });
     }
 
     /// The bytes the signature covers: compact JSON without `signature`.
@@ -453,6 +540,8 @@ mod tests {
                 url: "sqlite:x".into(),
             },
             steps: vec![],
+            steps_asked: vec![],
+            resumed_from: None,
             sections: Sections::default(),
             renderings: Renderings::default(),
             signature: None,

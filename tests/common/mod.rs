@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod demo;
 pub mod health;
 pub mod mysql;
 pub mod pg;

@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use vault::config::DatabaseUrl;
 use vault::env_vars::{VAULT_TEST_MYSQL_URL, VAULT_TEST_REQUIRE_SERVERS};
 
+#[allow(unused_imports)] // for the test files that build sites
 pub use super::pg::{ACC_URL_ENV, Site};
 
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
@@ -147,7 +148,12 @@ impl Server {
         let (host, port, user) = self.connection_args();
         let dump = Command::new(dump_tool())
             .args(["-h", &host, "-P", &port, "-u", &user])
-            .args(["--single-transaction", "--routines", "--triggers", "--events"])
+            .args([
+                "--single-transaction",
+                "--routines",
+                "--triggers",
+                "--events",
+            ])
             .arg("--skip-tz-utc")
             .arg(&production.name)
             .stdout(Stdio::piped())
@@ -158,7 +164,11 @@ impl Server {
             .stdin(dump.stdout.expect("dump output"))
             .status()
             .expect("run mariadb");
-        assert!(load.success(), "loading the dump into {} failed", acceptance.name);
+        assert!(
+            load.success(),
+            "loading the dump into {} failed",
+            acceptance.name
+        );
     }
 
     /// Host, port and user of the base URL, for the command-line clients.
@@ -174,7 +184,11 @@ impl Server {
 
 /// `mariadb-dump` where it exists, else MySQL's `mysqldump`.
 pub fn dump_tool() -> &'static str {
-    if which("mariadb-dump") { "mariadb-dump" } else { "mysqldump" }
+    if which("mariadb-dump") {
+        "mariadb-dump"
+    } else {
+        "mysqldump"
+    }
 }
 
 /// `mariadb` where it exists, else MySQL's `mysql`.
@@ -183,9 +197,8 @@ pub fn client_tool() -> &'static str {
 }
 
 fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
 /// A name no other test uses: prefix, process, counter, label.
