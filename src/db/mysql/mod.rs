@@ -90,8 +90,10 @@ impl Mysql {
         let database: Option<String> = row.try_get(0).map_err(|e| mysql_error("", e))?;
         let version: String = row.try_get(1).map_err(|e| mysql_error("", e))?;
         let Some(database) = database else {
-            return Err(ToolError::usage(format!("{url}: the URL names no database"))
-                .hint("write it as mysql://USER@HOST:PORT/DATABASE"));
+            return Err(
+                ToolError::usage(format!("{url}: the URL names no database"))
+                    .hint("write it as mysql://USER@HOST:PORT/DATABASE"),
+            );
         };
         let flavor = if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::MariaDb

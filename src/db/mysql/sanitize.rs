@@ -14,7 +14,10 @@ impl Sanitizer for Mysql {
         )
     }
 
-    async fn table_columns(&mut self, _table: &TableName) -> Result<Option<Vec<String>>, ToolError> {
+    async fn table_columns(
+        &mut self,
+        _table: &TableName,
+    ) -> Result<Option<Vec<String>>, ToolError> {
         Err(not_built("sanitize"))
     }
 
