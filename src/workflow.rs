@@ -22,16 +22,8 @@ pub enum Step {
 }
 
 impl Step {
-    /// The steps `vault restore` runs when `--steps` is not given. Compare
-    /// joins them once its data comparison meets its performance target; until
-    /// then it runs when named (`--steps ...,compare`).
-    pub const DEFAULT: [Step; 5] = [
-        Step::Restore,
-        Step::Sanitize,
-        Step::Verify,
-        Step::Health,
-        Step::Links,
-    ];
+    /// The steps `vault restore` runs when `--steps` is not given: all.
+    pub const DEFAULT: [Step; 6] = Step::ALL;
 
     /// Every step, in pipeline order.
     pub const ALL: [Step; 6] = [

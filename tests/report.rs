@@ -70,13 +70,15 @@ fn a_restore_writes_the_three_files_and_the_json_holds_the_run() {
             "restore", "sanitize", "verify", "health", "links", "compare"
         ]
     );
-    for name in &names[..5] {
+    for name in &names {
         assert_eq!(step(&report, name)["outcome"], "ok", "{name}");
     }
-    assert_eq!(
-        step(&report, "compare")["outcome"],
-        "skipped",
-        "compare runs only when named"
+    let compare = &report["sections"]["compare"];
+    let differences = compare["differences"].as_array().unwrap();
+    assert!(!differences.is_empty(), "{compare:#}");
+    assert!(
+        differences.iter().all(|d| d["class"] == "expected"),
+        "every difference of the demo is explained: {compare:#}"
     );
     assert!(
         step(&report, "verify")["figures"]
@@ -286,7 +288,7 @@ fn a_failed_step_still_writes_a_signed_report() {
 #[test]
 fn the_html_is_self_contained_and_escapes_names() {
     let site = Refreshed::new();
-    site.exec("CREATE TABLE \"x<script>alert(1)</script>\" (id INTEGER PRIMARY KEY); INSERT INTO \"x<script>alert(1)</script>\" VALUES (1);");
+    site.exec_both("CREATE TABLE \"x<script>alert(1)</script>\" (id INTEGER PRIMARY KEY); INSERT INTO \"x<script>alert(1)</script>\" VALUES (1);");
     site.append_config(
         "\n[[sanitize]]\ntable = \"x<script>alert(1)</script>\"\ndelete_all = true\n",
     );
@@ -392,7 +394,7 @@ fn chromium_dom(page: &Path) -> Option<String> {
 #[test]
 fn chromium_renders_the_summary_and_no_injected_element() {
     let site = Refreshed::new();
-    site.exec("CREATE TABLE \"x<script>alert(1)</script>\" (id INTEGER PRIMARY KEY);");
+    site.exec_both("CREATE TABLE \"x<script>alert(1)</script>\" (id INTEGER PRIMARY KEY);");
     site.append_config(
         "\n[[sanitize]]\ntable = \"x<script>alert(1)</script>\"\ndelete_all = true\n",
     );

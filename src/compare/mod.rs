@@ -258,7 +258,7 @@ impl CompareSummary {
 /// Compares two open databases of the same engine: schema, then the rows of
 /// every relation on both sides, then classifies each difference. Both
 /// sessions are made read-only first.
-pub async fn compare_databases<E: Compare>(
+pub async fn compare_databases<E: Compare + crate::sanitize::Sanitizer>(
     config: &Config,
     acceptance: &mut E,
     production: &mut E,
@@ -289,8 +289,9 @@ pub async fn compare_databases<E: Compare>(
         .map(|r| qualify(&r.table, &acc))
         .collect();
     let derived = acceptance.derived_views(&sanitized).await?;
+    let followers = followers(config, acceptance).await?;
     for d in &mut differences {
-        classify(config, &derived, d);
+        classify(config, &derived, &followers, d);
     }
     Ok(CompareSummary {
         acceptance: acceptance_name,
@@ -355,9 +356,70 @@ fn names(configured: &str, object: &str) -> bool {
                 .is_some_and(|rest| rest.eq_ignore_ascii_case(configured)))
 }
 
+/// A table whose rows follow a preserved or sanitized one: a foreign key
+/// from it is ON DELETE CASCADE or SET NULL, so removing the parent's rows
+/// (a replace-mode restore, a delete rule) removes or changes its rows too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follower {
+    pub table: String,
+    pub parent: String,
+    pub constraint: String,
+    pub action: &'static str,
+}
+
+/// The tables that follow the configured tables through ON DELETE CASCADE
+/// or SET NULL foreign keys, transitively (a cascade's child's children).
+async fn followers<E: crate::sanitize::Sanitizer>(
+    config: &Config,
+    db: &mut E,
+) -> Result<Vec<Follower>, ToolError> {
+    use crate::sanitize::OnDelete;
+    let mut queue: Vec<String> = config
+        .preserve
+        .iter()
+        .map(|p| p.table.clone())
+        .chain(config.sanitize.iter().map(|r| r.table.clone()))
+        .collect();
+    let mut seen: Vec<String> = queue.clone();
+    let mut out = Vec::new();
+    while let Some(parent) = queue.pop() {
+        let table = crate::db::TableName::parse(&parent);
+        if db.table_columns(&table).await.ok().flatten().is_none() {
+            continue;
+        }
+        for key in db.referencing_keys(&table).await? {
+            let action = match key.on_delete {
+                OnDelete::Cascade => "ON DELETE CASCADE",
+                OnDelete::SetNull => "ON DELETE SET NULL",
+                OnDelete::SetDefault => "ON DELETE SET DEFAULT",
+                OnDelete::NoAction | OnDelete::Restrict => continue,
+            };
+            let child = key.child.to_string();
+            if !seen.contains(&child) {
+                seen.push(child.clone());
+                if action == "ON DELETE CASCADE" {
+                    queue.push(child.clone());
+                }
+            }
+            out.push(Follower {
+                table: child,
+                parent: parent.clone(),
+                constraint: key.name.clone(),
+                action,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Marks a difference expected, with its reason, when the configuration explains it.
-pub fn classify(config: &Config, derived: &[(String, String)], d: &mut Difference) {
-    let reason = reason(config, derived, d);
+pub fn classify(
+    config: &Config,
+    derived: &[(String, String)],
+    followers: &[Follower],
+    d: &mut Difference,
+) {
+    let reason = reason(config, derived, followers, d);
     if let Some(reason) = reason {
         d.class = Class::Expected;
         d.reason = reason;
@@ -367,7 +429,12 @@ pub fn classify(config: &Config, derived: &[(String, String)], d: &mut Differenc
     }
 }
 
-fn reason(config: &Config, derived: &[(String, String)], d: &Difference) -> Option<String> {
+fn reason(
+    config: &Config,
+    derived: &[(String, String)],
+    followers: &[Follower],
+    d: &Difference,
+) -> Option<String> {
     let table = d.table.as_deref();
     for entry in config.compare.iter().flat_map(|c| &c.ignore) {
         if names(&entry.object, &d.object) || table.is_some_and(|t| names(&entry.object, t)) {
@@ -403,6 +470,12 @@ fn reason(config: &Config, derived: &[(String, String)], d: &Difference) -> Opti
             "materialized view derived from sanitized table {t}"
         ));
     }
+    if let Some(f) = followers.iter().find(|f| names(&f.table, &d.object)) {
+        return Some(format!(
+            "rows follow {} through foreign key {} ({})",
+            f.parent, f.constraint, f.action
+        ));
+    }
     None
 }
 
@@ -429,25 +502,39 @@ mod tests {
         )
         .unwrap();
         let mut d = Difference::new("data", "users", "rows");
-        classify(&config, &[], &mut d);
+        classify(&config, &[], &[], &mut d);
         assert_eq!(d.class, Class::Expected);
         let mut d = Difference::new("data", "other", "rows");
-        classify(&config, &[], &mut d);
+        classify(&config, &[], &[], &mut d);
         assert_eq!(d.class, Class::Unexpected);
         let mut d = Difference::new("column", "audit.at", "type");
         d.table = Some("audit".into());
-        classify(&config, &[], &mut d);
+        classify(&config, &[], &[], &mut d);
         assert!(d.reason.contains("local audit"), "{d:?}");
         let mut d = Difference::new("privilege", "t to tester", "privileges");
         d.role = Some("tester".into());
-        classify(&config, &[], &mut d);
+        classify(&config, &[], &[], &mut d);
         assert_eq!(d.class, Class::Expected);
         let mut d = Difference::new("data", "public.mv", "rows");
         classify(
             &config,
             &[("public.mv".into(), "public.docs".into())],
+            &[],
             &mut d,
         );
         assert_eq!(d.class, Class::Expected);
+        let follower = Follower {
+            table: "sessions".into(),
+            parent: "users".into(),
+            constraint: "sessions_user_fk".into(),
+            action: "ON DELETE CASCADE",
+        };
+        let mut d = Difference::new("data", "sessions", "rows");
+        classify(&config, &[], std::slice::from_ref(&follower), &mut d);
+        assert_eq!(d.class, Class::Expected);
+        assert!(d.reason.contains("sessions_user_fk"), "{d:?}");
+        let mut d = Difference::new("column", "sessions.x", "type");
+        classify(&config, &[], &[follower], &mut d);
+        assert_eq!(d.class, Class::Unexpected, "only data follows a parent");
     }
 }

@@ -89,6 +89,15 @@ impl Refreshed {
             .unwrap();
     }
 
+    /// Runs SQL on both acceptance and production (a table that both have).
+    pub fn exec_both(&self, sql: &str) {
+        self.exec(sql);
+        rusqlite::Connection::open(self.path("production.db"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         let conn = rusqlite::Connection::open(self.path("acceptance.db")).unwrap();
         conn.query_row(sql, [], |row| row.get(0)).unwrap()
