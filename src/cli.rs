@@ -76,7 +76,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub target_differs: bool,
     /// Run only these steps, comma-separated, in pipeline order:
-    /// restore, sanitize, verify, health, links, compare (default: all but compare).
+    /// restore, sanitize, verify, health, links, compare (default: all).
     #[arg(long, value_name = "LIST", conflicts_with = "resume")]
     pub steps: Option<String>,
     /// Continue the failed run whose report is in DIR: run the step that
