@@ -366,3 +366,60 @@ INSERT INTO other VALUES (1);
     let run = vault(["compare", "--config", s(&path)], &[]).expect(2);
     assert!(run.error_line().contains("[production]"), "{}", run.stderr);
 }
+
+#[test]
+fn values_equal_by_type_but_written_differently_are_changed_rows() {
+    let Some(server) = server("values_equal_by_type_but_written_differently_are_changed_rows")
+    else {
+        return;
+    };
+    let acceptance = server.database("cmp_exact_a");
+    let production = server.database("cmp_exact_p");
+    // The enum's labels are created in another order on each side, so their
+    // OIDs differ; equal labels must still compare equal.
+    acceptance.exec(
+        "CREATE TYPE mood AS ENUM ('ok', 'sad'); ALTER TYPE mood ADD VALUE 'glad' BEFORE 'ok';",
+    );
+    production.exec("CREATE TYPE mood AS ENUM ('glad', 'ok', 'sad');");
+    let table = "CREATE TABLE v (id int PRIMARY KEY, n numeric, f float8, i interval, m mood,
+                     j jsonb, t text COLLATE \"C\", ts timestamptz, b bytea);
+                 INSERT INTO v VALUES
+                   (1, 1.0, 0, '1 day', 'glad', '{\"a\": [1, 2]}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (2, 1.0, 0, '1 day', 'ok', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (3, 1.0, 0, '1 day', 'sad', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (4, 1.0, 0, '1 day', 'ok', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (5, 1.0, 0, '1 day', 'ok', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (6, 1.0, 0, '1 day', 'ok', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00'),
+                   (7, 1.0, 0, '1 day', 'ok', '{\"a\": 1}', 'x', '2026-01-01 00:00:00+00', '\\x00');";
+    acceptance.exec(table);
+    production.exec(table);
+    assert!(
+        compare(&acceptance, &production, "").differences.is_empty(),
+        "equal rows, enum OIDs apart"
+    );
+    // Each of these is equal by its type's `=`, but not the same value.
+    acceptance.exec(
+        "UPDATE v SET n = 1.00 WHERE id = 2;
+         UPDATE v SET f = '-0' WHERE id = 3;
+         UPDATE v SET i = '24 hours' WHERE id = 4;
+         UPDATE v SET ts = '2026-01-01 00:00:00.000001+00' WHERE id = 5;
+         UPDATE v SET b = '\\x0000' WHERE id = 6;
+         UPDATE v SET t = 'x ' WHERE id = 7;",
+    );
+    let summary = compare(&acceptance, &production, "");
+    let data = summary
+        .differences
+        .iter()
+        .find(|d| d.object == "public.v")
+        .and_then(|d| d.data.as_ref())
+        .unwrap_or_else(|| panic!("{:#?}", summary.differences));
+    assert_eq!(
+        (data.missing, data.extra, data.changed),
+        (0, 0, 6),
+        "{data:?}"
+    );
+    assert_eq!(
+        data.sample_keys,
+        vec!["(2)", "(3)", "(4)", "(5)", "(6)", "(7)"]
+    );
+}

@@ -11,6 +11,7 @@ mod health;
 mod link_check;
 mod links;
 mod load;
+mod row_hash;
 mod sanitize;
 
 use std::cell::RefCell;

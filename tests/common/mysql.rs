@@ -146,7 +146,7 @@ impl Server {
             acceptance.name
         ));
         let (host, port, user) = self.connection_args();
-        let dump = Command::new(dump_tool())
+        let mut dump = Command::new(dump_tool())
             .args(["-h", &host, "-P", &port, "-u", &user])
             .args([
                 "--single-transaction",

@@ -2,16 +2,15 @@
 //!
 //! Each catalog query returns (kind, name, table, role, attributes as
 //! jsonb); system schemas and objects that belong to extensions are left
-//! out. A row's hash is `hashtextextended` (the 64-bit hash behind hash
-//! partitioning, kept stable across releases for that reason) of the text
-//! of its columns in name order; a bucket's checksum is the sum of the
-//! hashes (as numeric, so it never overflows), which does not depend on row
-//! order. md5 gives the same answers at twice the cost.
+//! out. A row's hash is built by [`super::row_hash`]; a bucket's checksum
+//! is the sum of its rows' hashes (as numeric, so it never overflows), which
+//! does not depend on row order.
 
 use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::row_hash::RowHashing;
 use super::{Postgres, pg_error};
 use crate::compare::{BucketSum, Compare, Relation, SchemaObject, Snapshot};
 use crate::db::quote_ident;
@@ -179,17 +178,6 @@ fn relation_sql(relation: &Relation) -> String {
     )
 }
 
-/// The bucket of a row: its key's md5, first 32 bits, modulo `buckets`.
-fn bucket_expr(relation: &Relation, buckets: u32) -> String {
-    if buckets <= 1 || relation.key.is_empty() {
-        return "0".into();
-    }
-    format!(
-        "mod(abs(hashtextextended({}, 0)), {buckets})",
-        row_text(&relation.key)
-    )
-}
-
 impl Compare for Postgres {
     async fn read_only(&mut self) -> Result<(), ToolError> {
         sqlx::raw_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
@@ -266,11 +254,12 @@ impl Compare for Postgres {
         columns: &[String],
         buckets: u32,
     ) -> Result<Vec<BucketSum>, ToolError> {
-        let bucket = bucket_expr(relation, buckets);
+        let hashing = RowHashing::of(&mut self.conn, relation).await?;
         let sql = format!(
-            "SELECT {bucket}::int, count(*), coalesce(sum(hashtextextended({}, 0)), 0)::text
+            "SELECT {}::int, count(*), coalesce(sum({}), 0)::text
              FROM {} GROUP BY 1 ORDER BY 1",
-            row_text(columns),
+            hashing.bucket(relation, buckets),
+            hashing.hash(columns),
             relation_sql(relation)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -306,12 +295,13 @@ impl Compare for Postgres {
             return Ok(Vec::new());
         }
         let which: Vec<i32> = which.iter().map(|&b| b as i32).collect();
+        let hashing = RowHashing::of(&mut self.conn, relation).await?;
         let sql = format!(
-            "SELECT {}, hashtextextended({}, 0)::text FROM {} WHERE {}::int = ANY($1)",
+            "SELECT {}, {}::text FROM {} WHERE {}::int = ANY($1)",
             row_text(&relation.key),
-            row_text(columns),
+            hashing.hash(columns),
             relation_sql(relation),
-            bucket_expr(relation, buckets)
+            hashing.bucket(relation, buckets)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(which)
