@@ -157,8 +157,20 @@ pub struct HealthSummary {
 }
 
 impl HealthSummary {
+    /// Problems repaired (scheduled jobs disabled by `--fix` are not counted: see [`Self::disabled_jobs`]).
     pub fn repaired(&self) -> usize {
-        self.findings.iter().filter(|f| f.repaired).count()
+        self.findings
+            .iter()
+            .filter(|f| f.repaired && f.kind.is_problem())
+            .count()
+    }
+
+    /// Scheduled jobs listed for review that `--fix` disabled (MySQL events).
+    pub fn disabled_jobs(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.repaired && !f.kind.is_problem())
+            .count()
     }
 
     /// Problems that remain (scheduled jobs are not counted).

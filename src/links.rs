@@ -198,7 +198,7 @@ impl<'a> ProductionMatch<'a> {
                 .unwrap_or_default(),
             url: production
                 .map(UrlTarget::of)
-                .filter(|t| t.engine == EngineKind::Postgres),
+                .filter(|t| t.engine != EngineKind::Sqlite),
         }
     }
 

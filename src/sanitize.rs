@@ -73,6 +73,12 @@ pub enum Determinism {
 /// this module from quoted identifiers and the operator's SQL.
 #[allow(async_fn_in_trait)]
 pub trait Sanitizer {
+    /// A condition true when `column` does not hold the value of
+    /// `expression`, NULLs included (the verification of a `set` rule).
+    fn differs_sql(&self, column: &str, expression: &str) -> String {
+        format!("{} IS DISTINCT FROM ({expression})", quote_ident(column))
+    }
+
     /// The table as SQL: quoted, and schema-qualified where the engine needs it.
     fn table_sql(&self, table: &TableName) -> String;
 
@@ -395,6 +401,10 @@ fn filter_and(rule: &SanitizeRule) -> String {
 }
 
 impl Sanitizer for AnyEngine {
+    fn differs_sql(&self, column: &str, expression: &str) -> String {
+        crate::db::any::each!(self, db => db.differs_sql(column, expression))
+    }
+
     fn table_sql(&self, table: &TableName) -> String {
         crate::db::any::each!(self, db => db.table_sql(table))
     }

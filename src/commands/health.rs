@@ -89,8 +89,13 @@ pub fn print(summary: &HealthSummary, out: &mut dyn Write) -> std::io::Result<()
             "{problems} problems found; `vault health --fix` repairs those that say how"
         )?;
     }
-    if listed > 0 {
-        writeln!(out, "{listed} scheduled jobs listed for review")?;
+    match summary.disabled_jobs() {
+        0 if listed > 0 => writeln!(out, "{listed} scheduled jobs listed for review")?,
+        0 => {}
+        disabled => writeln!(
+            out,
+            "{listed} scheduled jobs listed for review, {disabled} of them disabled by --fix"
+        )?,
     }
     Ok(())
 }

@@ -70,10 +70,9 @@ async fn verify_rules<S: Sanitizer>(
                         continue;
                     }
                     match db.determinism(&table, expression).await? {
-                        Determinism::Deterministic => differs.push(format!(
-                            "{} IS DISTINCT FROM ({expression})",
-                            quote_ident(column)
-                        )),
+                        Determinism::Deterministic => {
+                            differs.push(db.differs_sql(column, expression))
+                        }
                         Determinism::Clock(why)
                         | Determinism::Volatile(why)
                         | Determinism::Unknown(why) => {
