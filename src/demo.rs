@@ -178,9 +178,12 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
     let production_url = config
         .production_url(&|_| None)
         .map_err(|e| ToolError::failed(e.to_string()))?;
+    let started = crate::report::now();
+    let mut target_identity = String::new();
     let (pipeline, failure) = runtime.block_on(async {
         let mut db = crate::db::any::connect(&url).await?;
         let target = db.identity().await?;
+        target_identity = target.to_string();
         let source = crate::restore::captured_tables(&unlocked)?
             .first()
             .map(|(c, _)| c.source.clone());
@@ -200,6 +203,27 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
     for step in &pipeline.steps {
         writeln!(out, "   {:<9} {}", step.step.name(), step.figures)?;
     }
+    let report_dir = dir.join("report");
+    let report = crate::report::Report::new(
+        crate::report::RunInfo {
+            vault_path: vault_path.clone(),
+            vault_sha256: crate::report::file_sha256(&vault_path)?,
+            header: unlocked.vault().header().clone(),
+            target_identity,
+            target_url: url.redacted().to_owned(),
+            operator: crate::report::operator(&|name| std::env::var_os(name)),
+            started,
+            finished: crate::report::now(),
+            dry_run: false,
+            steps_asked: crate::workflow::Step::ALL.to_vec(),
+        },
+        &pipeline,
+        failure.as_ref(),
+    )?;
+    report.write(
+        &report_dir,
+        &unlocked.derive_key(crate::report::KEY_PURPOSE),
+    )?;
     if let Some(error) = failure {
         return Err(error);
     }
@@ -228,6 +252,17 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Exit, ToolError> {
         out,
         "7. What testers must not see: {} assessments since 2024, {} medical-record files, {} real patient names",
         exposed.0, exposed.1, exposed.2
+    )?;
+    writeln!(
+        out,
+        "8. Signed run report for the change ticket: {}",
+        report_dir.join(crate::report::HTML_FILE).display()
+    )?;
+    writeln!(
+        out,
+        "   (report.json, report.md, report.html; check it with: vault report verify {} --key-file {})",
+        report_dir.display(),
+        key_path.display()
     )?;
     all_same &= exposed == (0, 0, 0) && pipeline.exit() == Exit::Success;
     if all_same {

@@ -620,6 +620,18 @@ fn the_demo_restores_every_preserved_table() {
         );
     }
     assert!(!run.stdout.contains("DIFFERENT"), "{}", run.stdout);
+    // It ends with the signed report and its path, which verifies.
+    let report = demo.join("report");
+    assert!(
+        run.stdout.contains(&format!(
+            "Signed run report for the change ticket: {}",
+            report.join("report.html").display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let key = demo.join("demo.key");
+    vault(["report", "verify", s(&report), "--key-file", s(&key)], &[]).expect(0);
     assert!(
         run.stdout
             .contains("Demo complete: every preserved row is back."),
