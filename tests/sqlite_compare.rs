@@ -72,13 +72,17 @@ CREATE VIEW v_item AS SELECT id, name, qty FROM item;
 DROP TRIGGER item_log;
 CREATE TRIGGER item_log AFTER UPDATE ON item BEGIN INSERT INTO log VALUES (new.name); END;
 CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
+CREATE TABLE dose(id INTEGER PRIMARY KEY, mg INTEGER CHECK (mg > 0),
+                  CONSTRAINT sane CHECK (mg < 1000));
 "
         ),
     );
     database(
         dir.path(),
         "a.db",
-        "CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER)",
+        "CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER);
+         CREATE TABLE dose(id INTEGER PRIMARY KEY, mg INTEGER CHECK (mg > 0),
+                           CONSTRAINT sane CHECK (mg < 5000));",
     );
     let summary = compare(&a, &p, "");
     let got: BTreeSet<(String, String, String)> = summary
@@ -98,6 +102,7 @@ CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(i
             "child.fk(parent_id) -> parent",
             "only in production",
         ),
+        ("constraint", "dose.sane", "check"),
     ]
     .into_iter()
     .map(|(k, o, w)| (k.to_owned(), o.to_owned(), w.to_owned()))

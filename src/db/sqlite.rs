@@ -1,5 +1,6 @@
 //! SQLite: files on disk through sqlx, one read transaction for a capture, one write transaction for a restore.
 
+mod checks;
 mod compare;
 mod health;
 mod sanitize;

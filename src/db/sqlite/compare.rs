@@ -124,6 +124,18 @@ impl Compare for Sqlite {
                         None,
                         &[("without_rowid", without_rowid.to_string())],
                     ));
+                    for check in super::checks::checks(&sql) {
+                        let label = match &check.name {
+                            Some(constraint) => format!("{name}.{constraint}"),
+                            None => format!("{name}.check({})", check.expression),
+                        };
+                        snapshot.objects.push(object(
+                            "constraint",
+                            label,
+                            Some(name.clone()),
+                            &[("check", check.expression)],
+                        ));
+                    }
                     tables.push(name);
                 }
                 "view" => snapshot.objects.push(object(
