@@ -161,9 +161,11 @@ impl Server {
             .expect("run mariadb-dump");
         let load = Command::new(client_tool())
             .args(["-h", &host, "-P", &port, "-u", &user, &acceptance.name])
-            .stdin(dump.stdout.expect("dump output"))
+            .stdin(dump.stdout.take().expect("dump output"))
             .status()
             .expect("run mariadb");
+        let dumped = dump.wait().expect("wait for mariadb-dump");
+        assert!(dumped.success(), "dumping {} failed", production.name);
         assert!(
             load.success(),
             "loading the dump into {} failed",
