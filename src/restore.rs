@@ -170,9 +170,18 @@ pub async fn restore<E: Engine>(
     }
 }
 
+/// How an engine's error begins when the data transaction committed and a
+/// step after it failed (MySQL: DDL and grants run after the commit); such
+/// an error is reported as it is, with nothing rolled back.
+pub const AFTER_COMMIT: &str = "the rows were restored and committed, but";
+
 /// Rolls the restore transaction back after `error`, and says in the error
 /// whether the database is as it was.
 async fn roll_back<E: Engine>(db: &mut E, mut error: ToolError) -> ToolError {
+    if error.message.starts_with(AFTER_COMMIT) {
+        let _ = db.rollback().await;
+        return error;
+    }
     match db.rollback().await {
         Ok(()) if error.message.ends_with("nothing was changed") => {}
         Ok(()) => error

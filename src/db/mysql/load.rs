@@ -354,7 +354,8 @@ pub(super) async fn commit(
         return Ok(());
     }
     Err(ToolError::failed(format!(
-        "the rows were restored and committed, but a step after the commit failed: {}",
+        "{} a step after the commit failed: {}",
+        crate::restore::AFTER_COMMIT,
         failures.join("; ")
     ))
     .hint("fix the cause, then run the failed step by hand (see docs/mysql.md)"))
@@ -401,10 +402,9 @@ pub(super) async fn rollback(
 ) -> Result<(), ToolError> {
     state.grant_statements.clear();
     if std::mem::take(&mut state.committed) {
-        // A step after the commit failed: the rows stay restored.
-        return Err(ToolError::failed(
-            "there was nothing to roll back: the rows had been committed",
-        ));
+        // A step after the commit failed: the rows stay restored, and
+        // the error says so.
+        return Ok(());
     }
     let rolled = run(conn, "", "ROLLBACK".into()).await;
     let _ = drop_staging(conn, state).await;
