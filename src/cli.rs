@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::env_vars::{VAULT_KEY_FILE, VAULT_NEW_PASSPHRASE, VAULT_PASSPHRASE};
+use crate::env_vars::{
+    VAULT_DEMO_MYSQL_URL, VAULT_KEY_FILE, VAULT_NEW_PASSPHRASE, VAULT_PASSPHRASE,
+};
 
 /// Keep what an acceptance database owns across a refresh from production.
 #[derive(Debug, Parser)]
@@ -44,7 +46,7 @@ pub enum Command {
     Health(HealthArgs),
     /// After a refresh: compare acceptance with production, schema and data; differences the configuration does not explain end with 3.
     Compare(CompareArgs),
-    /// Run capture, refresh and restore on sample SQLite databases, with no server.
+    /// Run capture, refresh and restore on sample databases: SQLite files (no server) or MariaDB/MySQL.
     Demo(DemoArgs),
 }
 
@@ -141,6 +143,44 @@ pub struct DemoArgs {
     /// Folder for the demo's files; made anew on every run.
     #[arg(long, value_name = "DIR", default_value = "vault-demo")]
     pub dir: PathBuf,
+    /// Where the sample databases live: SQLite files in DIR (no server), or
+    /// two databases on the MariaDB/MySQL server at --mysql-url.
+    #[arg(long, value_enum, default_value_t = DemoEngine::Sqlite)]
+    pub engine: DemoEngine,
+    /// The MariaDB/MySQL server for --engine mariadb (its database part is
+    /// ignored). The demo drops and re-creates vault_demo_acceptance and
+    /// vault_demo_production there, never a database it did not create.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = VAULT_DEMO_MYSQL_URL,
+        hide_env_values = true,
+        default_value = "mysql://root@127.0.0.1:3306/"
+    )]
+    pub mysql_url: UrlArg,
+}
+
+/// The engine of `vault demo`'s sample databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoEngine {
+    Sqlite,
+    Mariadb,
+}
+
+/// A database URL as typed; it may hold a password, so `Debug` never shows it.
+#[derive(Clone)]
+pub struct UrlArg(pub String);
+
+impl From<String> for UrlArg {
+    fn from(text: String) -> Self {
+        UrlArg(text)
+    }
+}
+
+impl std::fmt::Debug for UrlArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlArg(..)")
+    }
 }
 
 #[derive(Debug, Args)]

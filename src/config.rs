@@ -394,6 +394,8 @@ pub struct DatabaseUrl {
     full: Zeroizing<String>,
     engine: EngineKind,
     redacted: String,
+    /// Whether the URL as written carries a password (redacting changed it).
+    password: bool,
 }
 
 impl DatabaseUrl {
@@ -417,6 +419,7 @@ impl DatabaseUrl {
             EngineKind::Sqlite => text.to_owned(),
             _ => redact_userinfo(scheme, rest)?,
         };
+        let password = engine != EngineKind::Sqlite && redacted != text;
         let full = if scheme.eq_ignore_ascii_case("mariadb") {
             format!("mysql:{rest}")
         } else {
@@ -426,6 +429,7 @@ impl DatabaseUrl {
             full: Zeroizing::new(full),
             engine,
             redacted,
+            password,
         })
     }
 
@@ -444,7 +448,7 @@ impl DatabaseUrl {
     }
 
     fn has_password(&self) -> bool {
-        self.redacted != *self.full && self.engine != EngineKind::Sqlite
+        self.password
     }
 }
 
@@ -562,5 +566,27 @@ mod tests {
         );
         assert!(!format!("{url:?} {url}").contains("s3cret"));
         assert_eq!(url.engine(), EngineKind::Postgres);
+        assert!(url.has_password());
+    }
+
+    #[test]
+    fn a_mariadb_url_without_a_password_is_not_taken_for_one() {
+        let url = DatabaseUrl::parse("mariadb://vault@db:3306/camis").unwrap();
+        assert!(
+            !url.has_password(),
+            "the scheme becomes mysql: for the driver only"
+        );
+        assert_eq!(url.expose(), "mysql://vault@db:3306/camis");
+        assert_eq!(url.engine(), EngineKind::Mysql);
+        assert!(
+            DatabaseUrl::parse("mariadb://vault:pw@db/camis")
+                .unwrap()
+                .has_password()
+        );
+        let base = "[acceptance]\nurl = \"mariadb://vault@db:3306/camis\"\n";
+        assert!(
+            Config::parse(base).is_ok(),
+            "a URL without a password may be written in the file"
+        );
     }
 }

@@ -15,6 +15,18 @@ pub const VAULT_PASSPHRASE: &str = "VAULT_PASSPHRASE";
 /// `--new-passphrase-file` and `--new-key-file` are not given.
 pub const VAULT_NEW_PASSPHRASE: &str = "VAULT_NEW_PASSPHRASE";
 
+/// `vault demo --engine mariadb`: the MariaDB/MySQL server, when
+/// `--mysql-url` is not given (default `mysql://root@127.0.0.1:3306/`).
+pub const VAULT_DEMO_MYSQL_URL: &str = "VAULT_DEMO_MYSQL_URL";
+
+/// `vault demo --engine mariadb` with a server URL that holds a password:
+/// the vault.toml it writes reads the acceptance URL from this variable
+/// (a password is never written into vault.toml).
+pub const VAULT_DEMO_ACCEPTANCE_URL: &str = "VAULT_DEMO_ACCEPTANCE_URL";
+
+/// As [`VAULT_DEMO_ACCEPTANCE_URL`], for the demo's production database.
+pub const VAULT_DEMO_PRODUCTION_URL: &str = "VAULT_DEMO_PRODUCTION_URL";
+
 /// Tests: the PostgreSQL server to create test databases on
 /// (default `postgres://postgres@127.0.0.1:5432/postgres`).
 pub const VAULT_TEST_POSTGRES_URL: &str = "VAULT_TEST_POSTGRES_URL";

@@ -10,9 +10,9 @@ use common::demo::{OPERATOR, Refreshed};
 use common::{s, vault};
 use serde_json::Value;
 
-/// Restores into `report/` and returns its path.
+/// Restores into `run-report/` (the demo itself wrote `report/`) and returns its path.
 fn restore_with_report(site: &Refreshed, code: i32) -> PathBuf {
-    site.restore_with_report("report", &[], code)
+    site.restore_with_report("run-report", &[], code)
 }
 
 fn json(dir: &Path) -> Value {

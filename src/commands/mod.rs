@@ -37,7 +37,7 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Links(args) => links::run(&args, out, env),
         Command::Health(args) => health::run(&args, out, env),
         Command::Compare(args) => compare::run(&args, out, env),
-        Command::Demo(args) => crate::demo::run(&args.dir, out),
+        Command::Demo(args) => crate::demo::run(&args, out),
     }
 }
 
