@@ -32,7 +32,7 @@ pub const VAULT_DEMO_PRODUCTION_URL: &str = "VAULT_DEMO_PRODUCTION_URL";
 pub const VAULT_TEST_POSTGRES_URL: &str = "VAULT_TEST_POSTGRES_URL";
 
 /// Tests: the MySQL or MariaDB server to create test databases on
-/// (default `mysql://root@127.0.0.1:3306/test`).
+/// (default `mysql://root@127.0.0.1:3306/mysql`).
 pub const VAULT_TEST_MYSQL_URL: &str = "VAULT_TEST_MYSQL_URL";
 
 /// Tests: set to `1` to make a missing database server fail the run instead
