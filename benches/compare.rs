@@ -10,7 +10,7 @@ mod timing;
 
 use std::process::Command;
 
-use timing::timed;
+use timing::{Timing, print_against, timed};
 
 const PRODUCTION: &str = "vault_bench_cmp_prod";
 const ACCEPTANCE: &str = "vault_bench_cmp_acc";
@@ -112,23 +112,28 @@ fn main() {
         a = url(ACCEPTANCE),
         p = url(PRODUCTION)
     );
-    let mut best_compare = f64::MAX;
-    let mut best_reference = f64::MAX;
-    let mut compare_peak: f64 = 0.0;
-    for _ in 0..RUNS {
-        let reference = timed(Command::new("sh").args(["-c", &reference_script]));
-        best_reference = best_reference.min(reference.secs);
-        let run = timed(&mut compare());
-        best_compare = best_compare.min(run.secs);
-        compare_peak = compare_peak.max(run.peak_mib);
+    let best = |a: Timing, b: Timing| if b.secs < a.secs { b } else { a };
+    let mut reference = timed(Command::new("sh").args(["-c", &reference_script]));
+    let mut vault_run = timed(&mut compare());
+    for _ in 1..RUNS {
+        reference = best(
+            reference,
+            timed(Command::new("sh").args(["-c", &reference_script])),
+        );
+        vault_run = best(vault_run, timed(&mut compare()));
     }
     println!(
         "data: {TABLE}, {rows} rows in each database, 10 differ (4 changed, 3 missing, 3 extra), all found by key"
     );
-    println!(
-        "compare:  vault {best_compare:6.2} s   COPY | sha256sum of both {best_reference:6.2} s   ratio {:.2} (target <= 0.50)   peak {compare_peak:.0} MiB   (best of {RUNS})",
-        best_compare / best_reference
+    print_against(
+        "compare",
+        &vault_run,
+        "COPY | sha256sum of both",
+        "psql",
+        &reference,
+        0.5,
     );
+    println!("(best of {RUNS} runs each)");
     for db in [ACCEPTANCE, PRODUCTION] {
         psql(&server, &format!("DROP DATABASE IF EXISTS {db}"));
     }

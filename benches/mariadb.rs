@@ -17,7 +17,7 @@ mod timing;
 use std::path::Path;
 use std::process::Command;
 
-use timing::timed;
+use timing::{print_against, timed};
 
 const TABLES: [&str; 4] = ["account", "account_setting", "account_2fa", "document"];
 const SOURCE: &str = "vault_bench_acc";
@@ -317,21 +317,21 @@ fn main() {
         TABLES.len(),
         table_bytes as f64 / (1024.0 * 1024.0)
     );
-    println!(
-        "capture:  vault {:6.2} s   mariadb-dump | zstd -3 {:6.2} s   ratio {:.2} (target <= 0.50)   peak {:.0} MiB (dump {:.0} MiB)",
-        capture_run.secs,
-        dump_run.secs,
-        capture_run.secs / dump_run.secs,
-        capture_run.peak_mib,
-        dump_run.peak_mib
+    print_against(
+        "capture",
+        &capture_run,
+        "mariadb-dump | zstd -3",
+        "dump",
+        &dump_run,
+        0.5,
     );
-    println!(
-        "restore:  vault {:6.2} s   zstd -dc | mariadb     {:6.2} s   ratio {:.2} (target <= 1.00)   peak {:.0} MiB (load {:.0} MiB)",
-        restore_vault_run.secs,
-        load_run.secs,
-        restore_vault_run.secs / load_run.secs,
-        restore_vault_run.peak_mib,
-        load_run.peak_mib
+    print_against(
+        "restore",
+        &restore_vault_run,
+        "zstd -dc | mariadb    ",
+        "load",
+        &load_run,
+        1.0,
     );
     println!(
         "restore into a refreshed copy (every row replaced): vault {:6.2} s   ratio to loading the dump into empty tables {:.2}   peak {:.0} MiB",

@@ -14,7 +14,7 @@ mod timing;
 use std::path::Path;
 use std::process::Command;
 
-use timing::timed;
+use timing::{print_against, timed};
 
 const TABLES: [&str; 4] = [
     "bench.account",
@@ -184,21 +184,21 @@ fn main() {
         TABLES.len(),
         table_bytes as f64 / (1024.0 * 1024.0)
     );
-    println!(
-        "capture:  vault {:6.2} s   pg_dump -Fc {:6.2} s   ratio {:.2} (target <= 0.50)   peak {:.0} MiB (pg_dump {:.0} MiB)",
-        capture_run.secs,
-        dump_run.secs,
-        capture_run.secs / dump_run.secs,
-        capture_run.peak_mib,
-        dump_run.peak_mib
+    print_against(
+        "capture",
+        &capture_run,
+        "pg_dump -Fc",
+        "pg_dump",
+        &dump_run,
+        0.5,
     );
-    println!(
-        "restore:  vault {:6.2} s   pg_restore  {:6.2} s   ratio {:.2} (target <= 1.00)   peak {:.0} MiB (pg_restore {:.0} MiB)",
-        restore_vault_run.secs,
-        restore_dump_run.secs,
-        restore_vault_run.secs / restore_dump_run.secs,
-        restore_vault_run.peak_mib,
-        restore_dump_run.peak_mib
+    print_against(
+        "restore",
+        &restore_vault_run,
+        "pg_restore ",
+        "pg_restore",
+        &restore_dump_run,
+        1.0,
     );
     println!(
         "restore into a refreshed copy (every row replaced): vault {:6.2} s   ratio to pg_restore into empty tables {:.2}   peak {:.0} MiB",

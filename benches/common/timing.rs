@@ -48,3 +48,26 @@ pub fn timed(command: &mut Command) -> Timing {
         peak_mib: peak_kib / 1024.0,
     }
 }
+
+/// Prints one result line: vault's time against the reference tool's, the
+/// ratio with its target, and both peaks (`tool` names the reference in
+/// full, `short` in the peak's parentheses).
+#[allow(dead_code)] // the format benchmark prints its own lines
+pub fn print_against(
+    step: &str,
+    vault: &Timing,
+    tool: &str,
+    short: &str,
+    reference: &Timing,
+    target: f64,
+) {
+    println!(
+        "{:<9} vault {:6.2} s   {tool} {:6.2} s   ratio {:.2} (target <= {target:.2})   peak {:.0} MiB ({short} {:.0} MiB)",
+        format!("{step}:"),
+        vault.secs,
+        reference.secs,
+        vault.secs / reference.secs,
+        vault.peak_mib,
+        reference.peak_mib
+    );
+}
