@@ -74,6 +74,14 @@ pub trait Compare: Engine {
     /// Makes the session read-only; nothing that follows can write.
     async fn read_only(&mut self) -> Result<(), ToolError>;
 
+    /// Told when the other side of the compare is a database on the same
+    /// server: the two sides' scans run at the same time on its cores, so
+    /// an engine that would spread one query over several processes
+    /// (PostgreSQL's parallel workers) keeps each side to one.
+    async fn sharing_server(&mut self) -> Result<(), ToolError> {
+        Ok(())
+    }
+
     /// The schema, without system objects.
     async fn snapshot(&mut self) -> Result<Snapshot, ToolError>;
 
@@ -110,6 +118,10 @@ pub trait Compare: Engine {
 impl Compare for AnyEngine {
     async fn read_only(&mut self) -> Result<(), ToolError> {
         each!(self, db => db.read_only().await)
+    }
+
+    async fn sharing_server(&mut self) -> Result<(), ToolError> {
+        each!(self, db => db.sharing_server().await)
     }
 
     async fn snapshot(&mut self) -> Result<Snapshot, ToolError> {
@@ -265,8 +277,17 @@ pub async fn compare_databases<E: Compare + crate::sanitize::Sanitizer>(
 ) -> Result<CompareSummary, ToolError> {
     acceptance.read_only().await?;
     production.read_only().await?;
-    let acceptance_name = acceptance.identity().await?.to_string();
-    let production_name = production.identity().await?.to_string();
+    let acceptance_identity = acceptance.identity().await?;
+    let production_identity = production.identity().await?;
+    if acceptance_identity.engine != crate::config::EngineKind::Sqlite
+        && (&acceptance_identity.host, acceptance_identity.port)
+            == (&production_identity.host, production_identity.port)
+    {
+        acceptance.sharing_server().await?;
+        production.sharing_server().await?;
+    }
+    let acceptance_name = acceptance_identity.to_string();
+    let production_name = production_identity.to_string();
     let acc = acceptance.snapshot().await?;
     let prod = production.snapshot().await?;
     let mut differences = schema::diff(&acc, &prod);

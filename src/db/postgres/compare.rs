@@ -179,6 +179,14 @@ fn relation_sql(relation: &Relation) -> String {
 }
 
 impl Compare for Postgres {
+    async fn sharing_server(&mut self) -> Result<(), ToolError> {
+        sqlx::raw_sql("SET max_parallel_workers_per_gather = 0")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        Ok(())
+    }
+
     async fn read_only(&mut self) -> Result<(), ToolError> {
         sqlx::raw_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             .execute(&mut self.conn)
@@ -257,16 +265,27 @@ impl Compare for Postgres {
         let hashing = RowHashing::of(&mut self.conn, relation).await?;
         let sql = format!(
             "SELECT {}::int, count(*), coalesce(sum({}), 0)::text
-             FROM {} GROUP BY 1 ORDER BY 1",
+             FROM {} GROUP BY 1",
             hashing.bucket(relation, buckets),
             hashing.hash(columns),
             relation_sql(relation)
         );
+        // The planner cannot know that the bucket expression has at most
+        // `buckets` values; it would sort every row (spilling to disk)
+        // where a hash table of the buckets is what is needed.
+        sqlx::raw_sql("SET enable_sort = off")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| pg_error(&relation.name, e))?;
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut self.conn)
             .await
+            .map_err(|e| pg_error(&relation.name, e));
+        sqlx::raw_sql("RESET enable_sort")
+            .execute(&mut self.conn)
+            .await
             .map_err(|e| pg_error(&relation.name, e))?;
-        let sums: Vec<BucketSum> = rows
+        let mut sums: Vec<BucketSum> = rows?
             .into_iter()
             .map(|row| BucketSum {
                 bucket: row.get::<i32, _>(0) as u32,
@@ -274,6 +293,8 @@ impl Compare for Postgres {
                 checksum: row.get(2),
             })
             .collect();
+        // Sorted here: an ORDER BY would lead the planner to sort every row.
+        sums.sort_by_key(|s| s.bucket);
         if sums.is_empty() && buckets <= 1 {
             return Ok(vec![BucketSum {
                 bucket: 0,

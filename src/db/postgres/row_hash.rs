@@ -52,6 +52,9 @@ const BINARY_EXACT: &[&str] = &[
 pub(super) struct RowHashing {
     /// Column name → the SQL expression that goes into `ROW(...)`.
     fields: BTreeMap<String, String>,
+    /// Column name → its type's own hash call, for the common key types
+    /// (cheaper than a one-field record for a single-column key).
+    direct: BTreeMap<String, String>,
 }
 
 impl RowHashing {
@@ -77,6 +80,7 @@ impl RowHashing {
         .await
         .map_err(|e| pg_error(&relation.name, e))?;
         let mut fields = BTreeMap::new();
+        let mut direct = BTreeMap::new();
         for row in rows {
             let name: String = row.get(0);
             let type_name: String = row.get(1);
@@ -87,6 +91,18 @@ impl RowHashing {
             let exact = type_kind == "b"
                 && type_schema == "pg_catalog"
                 && BINARY_EXACT.contains(&type_name.as_str());
+            let function = match type_name.as_str() {
+                // The integer hashes agree across int2, int4 and int8.
+                "int2" | "int4" | "int8" => Some(format!("hashint8extended({column}::int8, 0)")),
+                "text" | "varchar" if deterministic => {
+                    Some(format!("hashtextextended({column}, 0)"))
+                }
+                "uuid" => Some(format!("uuid_hash_extended({column}, 0)")),
+                _ => None,
+            };
+            if let Some(function) = function.filter(|_| exact) {
+                direct.insert(name.clone(), function);
+            }
             let expr = match (exact, deterministic) {
                 (true, true) => column,
                 (true, false) => format!("{column} COLLATE \"C\""),
@@ -94,7 +110,7 @@ impl RowHashing {
             };
             fields.insert(name, expr);
         }
-        Ok(RowHashing { fields })
+        Ok(RowHashing { fields, direct })
     }
 
     /// The 64-bit hash of `columns` of a row (a constant for no column).
@@ -120,9 +136,12 @@ impl RowHashing {
         if buckets <= 1 || relation.key.is_empty() {
             return "0".into();
         }
-        format!(
-            "(({} & 9223372036854775807) % {buckets})",
-            self.hash(&relation.key)
-        )
+        let hash = match relation.key.as_slice() {
+            [only] => self.direct.get(only).cloned(),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.hash(&relation.key));
+        // A NULL key (no primary key can hold one) would go to bucket 0.
+        format!("coalesce((({hash} & 9223372036854775807) % {buckets}), 0)")
     }
 }
