@@ -196,6 +196,31 @@ fn work(
     }
 }
 
+/// Bytes in each of the three samples that [`worth_compressing`] tries.
+const PROBE_LEN: usize = 16 * 1024;
+
+/// Whether a chunk may shrink: false when samples from its start, middle and
+/// end all fail to shrink by 3% (encrypted or already compressed bytes, such
+/// as document blobs), which spares compressing the whole chunk only to
+/// store it as it is (SPEC.md section 6.2). Small chunks are always tried.
+fn worth_compressing(
+    compressor: &mut zstd::bulk::Compressor<'static>,
+    plain: &[u8],
+    scratch: &mut Vec<u8>,
+) -> bool {
+    if plain.len() < 8 * PROBE_LEN {
+        return true;
+    }
+    let middle = plain.len() / 2 - PROBE_LEN / 2;
+    [0, middle, plain.len() - PROBE_LEN].into_iter().any(|start| {
+        scratch.clear();
+        match compressor.compress_to_buffer(&plain[start..start + PROBE_LEN], scratch) {
+            Ok(len) => len < PROBE_LEN * 97 / 100,
+            Err(_) => true,
+        }
+    })
+}
+
 /// Compress-then-encrypt one chunk (SPEC.md section 6) and insert it. Returns the stored length.
 fn seal(
     context: &SealContext,
@@ -212,11 +237,16 @@ fn seal(
         compressor.ok_or_else(|| VaultError::damaged(location(), "zstd could not start"))?;
     let plain = &job.plain;
     let plain_len = u32::try_from(plain.len()).expect("chunks are at most 16 MiB");
+    let compress = worth_compressing(compressor, plain, compressed);
     compressed.clear();
-    compressor
-        .compress_to_buffer(plain, compressed)
-        .map_err(|e| VaultError::damaged(location(), format!("zstd failed: {e}")))?;
-    let (mut flags, stored) = if compressed.len() < plain.len() {
+    if compress {
+        compressor
+            .compress_to_buffer(plain, compressed)
+            .map_err(|e| VaultError::damaged(location(), format!("zstd failed: {e}")))?;
+    }
+    // Stored as it is when it would not shrink, as the samples said or the
+    // whole frame shows.
+    let (mut flags, stored) = if compress && compressed.len() < plain.len() {
         (FLAG_ZSTD, compressed.as_slice())
     } else {
         (0, plain.as_slice())
@@ -250,4 +280,30 @@ fn seal(
         checksum
     ])?;
     Ok(ciphertext.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        getrandom::fill(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn only_chunks_whose_samples_all_resist_compression_skip_it() {
+        let mut compressor = zstd::bulk::Compressor::new(3).unwrap();
+        let mut scratch = Vec::with_capacity(zstd::zstd_safe::compress_bound(1 << 20));
+        let text: Vec<u8> = (0..1 << 20).map(|i| b"row,text;"[i % 9]).collect();
+        assert!(worth_compressing(&mut compressor, &text, &mut scratch));
+        assert!(!worth_compressing(&mut compressor, &random(1 << 20), &mut scratch));
+        // Random bytes with rows of text at the end still get compressed.
+        let mut mixed = random(1 << 20);
+        mixed[(1 << 20) - 3 * PROBE_LEN..].copy_from_slice(&text[..3 * PROBE_LEN]);
+        assert!(worth_compressing(&mut compressor, &mixed, &mut scratch));
+        // A small chunk is always tried whole.
+        assert!(worth_compressing(&mut compressor, &random(PROBE_LEN), &mut scratch));
+    }
 }
