@@ -212,13 +212,15 @@ fn worth_compressing(
         return true;
     }
     let middle = plain.len() / 2 - PROBE_LEN / 2;
-    [0, middle, plain.len() - PROBE_LEN].into_iter().any(|start| {
-        scratch.clear();
-        match compressor.compress_to_buffer(&plain[start..start + PROBE_LEN], scratch) {
-            Ok(len) => len < PROBE_LEN * 97 / 100,
-            Err(_) => true,
-        }
-    })
+    [0, middle, plain.len() - PROBE_LEN]
+        .into_iter()
+        .any(|start| {
+            scratch.clear();
+            match compressor.compress_to_buffer(&plain[start..start + PROBE_LEN], scratch) {
+                Ok(len) => len < PROBE_LEN * 97 / 100,
+                Err(_) => true,
+            }
+        })
 }
 
 /// Compress-then-encrypt one chunk (SPEC.md section 6) and insert it. Returns the stored length.
@@ -298,12 +300,20 @@ mod tests {
         let mut scratch = Vec::with_capacity(zstd::zstd_safe::compress_bound(1 << 20));
         let text: Vec<u8> = (0..1 << 20).map(|i| b"row,text;"[i % 9]).collect();
         assert!(worth_compressing(&mut compressor, &text, &mut scratch));
-        assert!(!worth_compressing(&mut compressor, &random(1 << 20), &mut scratch));
+        assert!(!worth_compressing(
+            &mut compressor,
+            &random(1 << 20),
+            &mut scratch
+        ));
         // Random bytes with rows of text at the end still get compressed.
         let mut mixed = random(1 << 20);
         mixed[(1 << 20) - 3 * PROBE_LEN..].copy_from_slice(&text[..3 * PROBE_LEN]);
         assert!(worth_compressing(&mut compressor, &mixed, &mut scratch));
         // A small chunk is always tried whole.
-        assert!(worth_compressing(&mut compressor, &random(PROBE_LEN), &mut scratch));
+        assert!(worth_compressing(
+            &mut compressor,
+            &random(PROBE_LEN),
+            &mut scratch
+        ));
     }
 }
