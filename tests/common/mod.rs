@@ -182,3 +182,65 @@ pub fn chunk_count(path: &Path, stream_index: u32) -> u64 {
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }
+
+/// Reaches a database server for the tests: its URL from `env_var` (else
+/// `default`), or `None` after printing why `test` is skipped. With
+/// `VAULT_TEST_REQUIRE_SERVERS=1` a missing server fails the test instead.
+pub fn reach_server<C: sqlx::Connection>(
+    test: &str,
+    what: &str,
+    env_var: &str,
+    default: &str,
+) -> Option<(String, tokio::runtime::Runtime)> {
+    use vault::env_vars::VAULT_TEST_REQUIRE_SERVERS;
+    let base = std::env::var(env_var).unwrap_or_else(|_| default.into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reached = runtime.block_on(async {
+        let wait = std::time::Duration::from_secs(5);
+        match tokio::time::timeout(wait, C::connect(&base)).await {
+            Ok(Ok(conn)) => conn.close().await.map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer within 5 s".into()),
+        }
+    });
+    match reached {
+        Ok(()) => Some((base, runtime)),
+        Err(why) => {
+            let shown = vault::config::DatabaseUrl::parse(&base)
+                .map_or_else(|_| "(unparsable URL)".into(), |u| u.redacted().to_owned());
+            let line = format!("{test}: no {what} server at {shown} ({why})");
+            if std::env::var(VAULT_TEST_REQUIRE_SERVERS).as_deref() == Ok("1") {
+                panic!("{line}; {VAULT_TEST_REQUIRE_SERVERS}=1 requires one");
+            }
+            println!("skipped {line}; set {env_var} to run it");
+            None
+        }
+    }
+}
+
+/// The URL of `database` on the server that `base` names (its path replaced).
+pub fn database_url(base: &str, database: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((head, query)) => (head, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let after_scheme = head.find("://").map_or(0, |i| i + 3);
+    let root = match head[after_scheme..].find('/') {
+        Some(slash) => &head[..after_scheme + slash],
+        None => head,
+    };
+    format!("{root}/{database}{query}")
+}
+
+/// A name no other test uses: prefix, process, counter, label (cut to `max` bytes).
+pub fn unique_name(prefix: &str, label: &str, max: usize) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = format!("{prefix}_{}_{n}_{label}", std::process::id());
+    name.truncate(max);
+    name
+}

@@ -4,13 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
-use vault::config::DatabaseUrl;
-use vault::env_vars::{VAULT_TEST_POSTGRES_URL, VAULT_TEST_REQUIRE_SERVERS};
+use vault::env_vars::VAULT_TEST_POSTGRES_URL;
 
 use super::{Run, key_file, s, vault};
 
@@ -28,46 +25,19 @@ pub struct Server {
 /// The server, or `None` after printing why `test` is skipped. With
 /// `VAULT_TEST_REQUIRE_SERVERS=1` a missing server fails the test instead.
 pub fn server(test: &str) -> Option<Arc<Server>> {
-    let base = std::env::var(VAULT_TEST_POSTGRES_URL).unwrap_or_else(|_| DEFAULT_URL.into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let reached = runtime.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&base)).await {
-            Ok(Ok(conn)) => conn.close().await.map_err(|e| e.to_string()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("no answer within 5 s".into()),
-        }
-    });
-    match reached {
-        Ok(()) => Some(Arc::new(Server { base, runtime })),
-        Err(why) => {
-            let shown = DatabaseUrl::parse(&base)
-                .map_or_else(|_| "(unparsable URL)".into(), |u| u.redacted().to_owned());
-            let line = format!("{test}: no PostgreSQL server at {shown} ({why})");
-            if std::env::var(VAULT_TEST_REQUIRE_SERVERS).as_deref() == Ok("1") {
-                panic!("{line}; {VAULT_TEST_REQUIRE_SERVERS}=1 requires one");
-            }
-            println!("skipped {line}; set {VAULT_TEST_POSTGRES_URL} to run it");
-            None
-        }
-    }
+    let (base, runtime) = super::reach_server::<PgConnection>(
+        test,
+        "PostgreSQL",
+        VAULT_TEST_POSTGRES_URL,
+        DEFAULT_URL,
+    )?;
+    Some(Arc::new(Server { base, runtime }))
 }
 
 impl Server {
     /// The URL of `database` on this server.
     pub fn url(&self, database: &str) -> String {
-        let (head, query) = match self.base.split_once('?') {
-            Some((head, query)) => (head, format!("?{query}")),
-            None => (self.base.as_str(), String::new()),
-        };
-        let after_scheme = head.find("://").map_or(0, |i| i + 3);
-        let root = match head[after_scheme..].find('/') {
-            Some(slash) => &head[..after_scheme + slash],
-            None => head,
-        };
-        format!("{root}/{database}{query}")
+        super::database_url(&self.base, database)
     }
 
     /// Runs statements in the maintenance database.
@@ -148,13 +118,9 @@ impl Server {
     }
 }
 
-/// A name no other test uses: prefix, process, counter, label.
+/// A name no other test uses (at most 63 bytes, the server's limit).
 fn unique(prefix: &str, label: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut name = format!("{prefix}_{}_{n}_{label}", std::process::id());
-    name.truncate(63);
-    name
+    super::unique_name(prefix, label, 63)
 }
 
 /// A test database.
