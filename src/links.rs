@@ -393,6 +393,48 @@ fn judge_one(link: FoundLink, production: &ProductionMatch<'_>) -> Link {
     }
 }
 
+/// How a link's options now differ from acceptance's captured ones; secret
+/// values show as `***`, and a changed secret as `*** (changed)`.
+pub fn option_differences(
+    now: &std::collections::BTreeMap<String, String>,
+    then: &std::collections::BTreeMap<String, String>,
+) -> Acceptance {
+    let shown = |key: &str, value: Option<&String>| {
+        value.map(|v| {
+            if is_secret_option(key) {
+                "***".to_owned()
+            } else {
+                v.clone()
+            }
+        })
+    };
+    let mut changes = Vec::new();
+    for key in now
+        .keys()
+        .chain(then.keys().filter(|k| !now.contains_key(*k)))
+    {
+        let (a, b) = (now.get(key), then.get(key));
+        if a != b {
+            let (mut a, mut b) = (shown(key, a), shown(key, b));
+            if a == b {
+                // Both secret and both set: say that it changed, not to what.
+                a = Some("*** (changed)".into());
+                b = Some("***".into());
+            }
+            changes.push(OptionChange {
+                option: key.clone(),
+                now: a,
+                acceptance: b,
+            });
+        }
+    }
+    if changes.is_empty() {
+        Acceptance::Same
+    } else {
+        Acceptance::Differs { changes }
+    }
+}
+
 /// Option values that are never shown.
 pub fn is_secret_option(name: &str) -> bool {
     let name = name.to_ascii_lowercase();

@@ -21,10 +21,7 @@ pub(super) use connection::{Connection, connection_option};
 
 use super::{Mysql, mysql_error, quote_ident};
 use crate::exit::{Exit, ToolError};
-use crate::links::{
-    Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind, OptionChange,
-    is_secret_option,
-};
+use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind};
 
 /// The vault stream kind that holds acceptance's servers and FEDERATED
 /// tables as the capture read them (JSON, [`CapturedLinks`]).
@@ -274,7 +271,7 @@ fn server_links(
             None => Acceptance::NotCompared,
             Some(before) => match before.servers.iter().find(|s| s.name == server.name) {
                 None => Acceptance::New,
-                Some(then) => differences(&server.options(), &then.options()),
+                Some(then) => crate::links::option_differences(&server.options(), &then.options()),
             },
         };
         let name = quote_ident(&server.name);
@@ -335,7 +332,7 @@ fn table_links(
                 .find(|t| t.table == table.table)
             {
                 None => Acceptance::New,
-                Some(then) => differences(
+                Some(then) => crate::links::option_differences(
                     &options_of(&table.connection),
                     &options_of(&then.connection),
                 ),
@@ -419,42 +416,4 @@ fn options_of(connection: &str) -> BTreeMap<String, String> {
     Connection::parse(connection)
         .map(|c| c.options())
         .unwrap_or_default()
-}
-
-/// The options that differ; secret values show as `***`.
-fn differences(now: &BTreeMap<String, String>, then: &BTreeMap<String, String>) -> Acceptance {
-    let shown = |key: &str, value: Option<&String>| {
-        value.map(|v| {
-            if is_secret_option(key) {
-                "***".to_owned()
-            } else {
-                v.clone()
-            }
-        })
-    };
-    let mut changes = Vec::new();
-    for key in now
-        .keys()
-        .chain(then.keys().filter(|k| !now.contains_key(*k)))
-    {
-        let (a, b) = (now.get(key), then.get(key));
-        if a != b {
-            let (mut a, mut b) = (shown(key, a), shown(key, b));
-            if a == b {
-                // Both secret and both set: say that it changed, not to what.
-                a = Some("*** (changed)".into());
-                b = Some("***".into());
-            }
-            changes.push(OptionChange {
-                option: key.clone(),
-                now: a,
-                acceptance: b,
-            });
-        }
-    }
-    if changes.is_empty() {
-        Acceptance::Same
-    } else {
-        Acceptance::Differs { changes }
-    }
 }

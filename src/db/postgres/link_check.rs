@@ -19,10 +19,7 @@ use super::{Postgres, pg_error};
 use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::links::conninfo::find_in_sql;
-use crate::links::{
-    Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind, OptionChange,
-    is_secret_option,
-};
+use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind};
 
 /// Wrappers that connect through libpq: no host option means the local server.
 const LIBPQ_WRAPPERS: [&str; 2] = ["postgres_fdw", "dblink_fdw"];
@@ -131,7 +128,7 @@ fn servers(
             None => Acceptance::NotCompared,
             Some(before) => match before.servers.iter().find(|s| s.name == server.name) {
                 None => Acceptance::New,
-                Some(then) => differences(&server.options, &then.options),
+                Some(then) => crate::links::option_differences(&server.options, &then.options),
             },
         };
         let name = quote_ident(&server.name);
@@ -187,7 +184,7 @@ fn mappings(now: &Links, before: Option<&Links>, found: &mut FoundLinks) {
             {
                 None => Acceptance::New,
                 Some(then) => match (&mapping.options, &then.options) {
-                    (Some(now), Some(then)) => differences(now, then),
+                    (Some(now), Some(then)) => crate::links::option_differences(now, then),
                     _ => Acceptance::NotCompared,
                 },
             },
@@ -252,44 +249,6 @@ fn mapping_user(user: &str) -> String {
         "PUBLIC".into()
     } else {
         quote_ident(user)
-    }
-}
-
-/// The options that differ; secret values show as `***`.
-fn differences(now: &BTreeMap<String, String>, then: &BTreeMap<String, String>) -> Acceptance {
-    let shown = |key: &str, value: Option<&String>| {
-        value.map(|v| {
-            if is_secret_option(key) {
-                "***".to_owned()
-            } else {
-                v.clone()
-            }
-        })
-    };
-    let mut changes = Vec::new();
-    for key in now
-        .keys()
-        .chain(then.keys().filter(|k| !now.contains_key(*k)))
-    {
-        let (a, b) = (now.get(key), then.get(key));
-        if a != b {
-            let (mut a, mut b) = (shown(key, a), shown(key, b));
-            if a == b {
-                // Both secret and both set: say that it changed, not to what.
-                a = Some("*** (changed)".into());
-                b = Some("***".into());
-            }
-            changes.push(OptionChange {
-                option: key.clone(),
-                now: a,
-                acceptance: b,
-            });
-        }
-    }
-    if changes.is_empty() {
-        Acceptance::Same
-    } else {
-        Acceptance::Differs { changes }
     }
 }
 
