@@ -7,7 +7,8 @@
 //! document blobs of 256 KiB (as `benches/postgres.rs`). Run: `cargo bench
 //! --bench mariadb` (server: `VAULT_TEST_MYSQL_URL`, default
 //! `mysql://root@127.0.0.1:3306/mysql`; scale with `VAULT_BENCH_SCALE`,
-//! default 1.0). Needs `mariadb`/`mariadb-dump` (or MySQL's `mysql`/
+//! default 1.0; `VAULT_BENCH_KEEP=1` leaves the databases in place for
+//! profiling). Needs `mariadb`/`mariadb-dump` (or MySQL's `mysql`/
 //! `mysqldump`), `zstd`, `bash` and `/usr/bin/time`; the server must have
 //! RANDOM_BYTES (MariaDB 10.10+, MySQL 8).
 
@@ -345,6 +346,12 @@ fn main() {
         size(&dump),
         size(&vault_file) / size(&dump)
     );
+    if std::env::var_os("VAULT_BENCH_KEEP").is_some() {
+        eprintln!(
+            "kept for profiling (VAULT_BENCH_KEEP): {SOURCE}, {DUMP_TARGET}, {VAULT_TARGET}, {REFRESHED_TARGET}"
+        );
+        return;
+    }
     for db in [SOURCE, DUMP_TARGET, VAULT_TARGET, REFRESHED_TARGET] {
         server.sql("mysql", &format!("DROP DATABASE IF EXISTS {db}"));
     }

@@ -183,19 +183,7 @@ pub trait Engine {
         writer: &VaultWriter,
         done: &mut dyn FnMut(TableCaptured<'_>),
     ) -> Result<(), ToolError> {
-        for captured in tables {
-            let started = std::time::Instant::now();
-            let mut stream = writer.stream(&captured.table.to_string(), captured.metadata())?;
-            let rows = self.capture_rows(captured, &mut stream).await?;
-            let entry = stream.finish()?;
-            done(TableCaptured {
-                table: captured,
-                rows,
-                bytes: entry.plain_len,
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
-        Ok(())
+        capture_one_after_another(self, tables, writer, done).await
     }
 
     /// Captures, inside the snapshot, what is not a preserved table: the
@@ -274,4 +262,27 @@ pub fn quote_table(table: &TableName) -> String {
         Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&table.name)),
         None => quote_ident(&table.name),
     }
+}
+
+/// Streams every planned table, in order, with one connection: what
+/// [`Engine::capture_tables`] does unless an engine reads several at once.
+pub async fn capture_one_after_another<E: Engine + ?Sized>(
+    engine: &mut E,
+    tables: &[CapturedTable],
+    writer: &VaultWriter,
+    done: &mut dyn FnMut(TableCaptured<'_>),
+) -> Result<(), ToolError> {
+    for captured in tables {
+        let started = std::time::Instant::now();
+        let mut stream = writer.stream(&captured.table.to_string(), captured.metadata())?;
+        let rows = engine.capture_rows(captured, &mut stream).await?;
+        let entry = stream.finish()?;
+        done(TableCaptured {
+            table: captured,
+            rows,
+            bytes: entry.plain_len,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(())
 }

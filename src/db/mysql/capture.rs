@@ -8,6 +8,8 @@
 //! VARBINARY, BLOBs, BIT, spatial types) are blobs; everything else is UTF-8
 //! text, since the session's character set is utf8mb4.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo};
@@ -133,12 +135,14 @@ fn wire_of(wire_name: &str, declared: &str) -> Wire {
 }
 
 /// `SELECT columns FROM table WHERE (filter) ORDER BY key`, streamed into
-/// `out` row by row; returns the row count.
+/// `out` row by row; returns the row count. Stops with an error once
+/// `cancel` is set (another connection of a parallel capture failed).
 pub(super) async fn capture_rows(
     conn: &mut MySqlConnection,
     schema: &str,
     plan: &CapturedTable,
     out: &mut StreamWriter,
+    cancel: &AtomicBool,
 ) -> Result<u64, ToolError> {
     let at = plan.table.to_string();
     let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
@@ -189,6 +193,11 @@ pub(super) async fn capture_rows(
             .map_err(|e| ToolError::failed(format!("table {at}: {e}")))?;
         count += 1;
         if buf.len() >= FLUSH_AT {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(ToolError::failed(format!(
+                    "table {at}: stopped because another table failed"
+                )));
+            }
             out.write_bytes(&buf)?;
             buf.clear();
         }

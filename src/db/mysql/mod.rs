@@ -10,6 +10,7 @@ mod grants;
 mod health;
 mod link_check;
 mod load;
+mod parallel_capture;
 mod sanitize;
 
 use std::io::Read;
@@ -19,7 +20,10 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
-use super::{CapturedTable, Column, Engine, Identity, LoadCounts, TableInfo, TableName};
+use super::{
+    CapturedTable, Column, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName,
+    capture_one_after_another,
+};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
@@ -46,9 +50,10 @@ pub enum Flavor {
 /// A connection to one MariaDB or MySQL database (schema).
 pub struct Mysql {
     conn: MySqlConnection,
-    /// For extra connections (a parallel capture, a read-only check).
-    #[allow(dead_code)]
+    /// For extra connections (a parallel capture).
     options: MySqlConnectOptions,
+    /// How the last capture's snapshot was read, for its summary.
+    snapshot_line: Option<String>,
     /// Host and port as the URL names them (see [`Engine::identity`]).
     target: UrlTarget,
     /// The database (schema) the URL names; every object lives there.
@@ -112,6 +117,7 @@ impl Mysql {
             database,
             flavor,
             version,
+            snapshot_line: None,
             restore: load::RestoreState::default(),
         })
     }
@@ -144,6 +150,22 @@ impl Mysql {
     fn schema_of<'a>(&'a self, table: &'a TableName) -> &'a str {
         table.schema.as_deref().unwrap_or(&self.database)
     }
+}
+
+/// Another session on the same server, with the same settings (for the
+/// extra connections of a parallel capture).
+pub(super) async fn open_session(
+    options: &MySqlConnectOptions,
+) -> Result<MySqlConnection, ToolError> {
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| ToolError::failed("the server did not answer in time"))?
+        .map_err(|e| mysql_error("", e))?;
+    sqlx::raw_sql(SESSION_SETTINGS)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| mysql_error("", e))?;
+    Ok(conn)
 }
 
 /// Quotes an identifier with backticks (valid whatever the sql_mode).
@@ -309,7 +331,42 @@ impl Engine for Mysql {
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError> {
         let schema = self.schema_of(&plan.table).to_owned();
-        capture::capture_rows(&mut self.conn, &schema, plan, out).await
+        let never = std::sync::atomic::AtomicBool::new(false);
+        capture::capture_rows(&mut self.conn, &schema, plan, out, &never).await
+    }
+
+    /// Reads several tables at once when the tables can be locked for the
+    /// instant the extra connections open their snapshots (see
+    /// `parallel_capture`), one after the other on this connection otherwise.
+    async fn capture_tables(
+        &mut self,
+        tables: &[CapturedTable],
+        writer: &VaultWriter,
+        done: &mut dyn FnMut(TableCaptured<'_>),
+    ) -> Result<(), ToolError> {
+        self.snapshot_line = None;
+        if parallel_capture::connections_for(tables.len()) < 2 {
+            return capture_one_after_another(self, tables, writer, done).await;
+        }
+        let parallel = parallel_capture::capture_tables(
+            &mut self.conn,
+            &self.options,
+            &self.database,
+            tables,
+            writer,
+            done,
+        )
+        .await?;
+        match parallel {
+            Ok(line) => {
+                self.snapshot_line = Some(line);
+                Ok(())
+            }
+            Err(why) => {
+                self.snapshot_line = Some(format!("snapshot: read on one connection ({why})"));
+                capture_one_after_another(self, tables, writer, done).await
+            }
+        }
     }
 
     async fn capture_extras(
@@ -317,11 +374,8 @@ impl Engine for Mysql {
         config: &Config,
         writer: &VaultWriter,
     ) -> Result<Vec<String>, ToolError> {
-        let mut lines: Vec<String> =
-            grants::capture(&mut self.conn, &self.database, config, writer)
-                .await?
-                .into_iter()
-                .collect();
+        let mut lines: Vec<String> = self.snapshot_line.take().into_iter().collect();
+        lines.extend(grants::capture(&mut self.conn, &self.database, config, writer).await?);
         lines.push(capture::capture_links(&mut self.conn, &self.database, writer).await?);
         Ok(lines)
     }
