@@ -554,3 +554,32 @@ fn more_than_sixteen_key_slots_are_refused_before_any_derivation() {
     assert_eq!(code(vault_format::check_structure(&path)), "kdf-too-costly");
     assert_eq!(code(Vault::open(&path)), "kdf-too-costly");
 }
+
+#[test]
+fn of_several_changed_chunks_the_first_by_stream_and_position_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // Checksums are checked on every core in any order; the error must still
+    // name the first damaged chunk (SPEC 9.1 step 8).
+    let flip = |conn: &Connection, stream: i64, chunk: i64| {
+        let changed = conn
+            .execute(
+                "UPDATE chunk SET checksum = zeroblob(32) WHERE stream_index = ?1 AND chunk_index = ?2",
+                [stream, chunk],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    };
+    let last_text = chunk_count(TEXT) - 1;
+    let path = tampered(dir.path(), "two.vault", |conn| {
+        flip(conn, DOCUMENT, 0);
+        flip(conn, TEXT, last_text);
+    });
+    let error = check_structure(&path).expect_err("two chunks changed");
+    assert_eq!(error.code(), "damaged", "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("\"text\"") && text.contains(&format!("chunk {last_text}")),
+        "{text}"
+    );
+    assert!(text.contains("checksum does not match"), "{text}");
+}
