@@ -177,10 +177,13 @@ pub(super) async fn capture_tables(
     if let Some(error) = first_error {
         return Err(error);
     }
-    Ok(Ok(format!(
-        "snapshot: read on {} connections, opened together under a momentary LOCK TABLES ... READ",
-        joined + 1
-    )))
+    Ok(Ok(match joined {
+        0 => "snapshot: read on one connection (no second connection could open)".to_owned(),
+        n => format!(
+            "snapshot: read on {} connections, opened together under a momentary LOCK TABLES ... READ",
+            n + 1
+        ),
+    }))
 }
 
 /// Takes tables off the queue and reads them until it is empty or a table failed.
