@@ -12,6 +12,10 @@ use crate::exit::{Exit, ToolError};
 pub struct RestoreSummary {
     pub target: String,
     pub dry_run: bool,
+    /// A dry run that loaded every table in the restore transaction,
+    /// checked what the commit would check, and rolled back: its counts
+    /// are the real restore's.
+    pub rehearsed: bool,
     pub tables: Vec<RestoredTable>,
     /// Columns the target has and the vault does not (filled by their defaults).
     pub notes: Vec<String>,
@@ -144,10 +148,30 @@ pub async fn restore<E: Engine>(
     let mut summary = RestoreSummary {
         target: target.to_string(),
         dry_run,
+        rehearsed: false,
         tables: Vec::new(),
         notes,
         extras: Vec::new(),
     };
+    let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
+    if dry_run && db.can_rehearse().is_ok() {
+        db.begin_restore(&infos).await?;
+        let rehearsal = async {
+            load_all(db, vault, &plan, &mut summary, &mut std::io::sink()).await?;
+            db.check_restore(&infos).await
+        };
+        if let Err(error) = rehearsal.await {
+            return Err(roll_back(db, error).await);
+        }
+        db.rollback().await?;
+        summary.rehearsed = true;
+        return Ok(summary);
+    }
+    if let (true, Err(why)) = (dry_run, db.can_rehearse()) {
+        summary
+            .notes
+            .push(format!("the dry run did not rehearse the load: {why}"));
+    }
     if dry_run {
         for (captured, _, rows) in &plan {
             summary.tables.push(RestoredTable {
@@ -159,7 +183,6 @@ pub async fn restore<E: Engine>(
         }
         return Ok(summary);
     }
-    let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
     db.begin_restore(&infos).await?;
     match load_all(db, vault, &plan, &mut summary, progress).await {
         Ok(()) => match commit_with_extras(db, vault, config, &infos, &mut summary).await {

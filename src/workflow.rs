@@ -250,23 +250,25 @@ async fn run_step(
             )
             .await?;
             let rows: u64 = restored.tables.iter().map(|t| t.captured_rows).sum();
-            let figures = if run.dry_run {
-                format!(
-                    "{} tables, {rows} rows would be restored (dry run)",
-                    restored.tables.len()
-                )
-            } else {
-                let sum = |f: fn(&crate::db::LoadCounts) -> u64| -> u64 {
-                    restored.tables.iter().map(|t| f(&t.counts)).sum()
-                };
-                format!(
-                    "{} tables, {rows} rows: {} inserted, {} updated, {} kept, {} removed first",
-                    restored.tables.len(),
-                    sum(|c| c.inserted),
-                    sum(|c| c.updated),
-                    sum(|c| c.skipped),
-                    sum(|c| c.deleted)
-                )
+            let sum = |f: fn(&crate::db::LoadCounts) -> u64| -> u64 {
+                restored.tables.iter().map(|t| f(&t.counts)).sum()
+            };
+            let counts = format!(
+                "{} inserted, {} updated, {} kept, {} removed first",
+                sum(|c| c.inserted),
+                sum(|c| c.updated),
+                sum(|c| c.skipped),
+                sum(|c| c.deleted)
+            );
+            let tables = restored.tables.len();
+            let figures = match (run.dry_run, restored.rehearsed) {
+                (true, true) => format!(
+                    "{tables} tables, {rows} rows would be restored: {counts} (dry run, rehearsed and rolled back)"
+                ),
+                (true, false) => {
+                    format!("{tables} tables, {rows} rows would be restored (dry run)")
+                }
+                _ => format!("{tables} tables, {rows} rows: {counts}"),
             };
             summary.restore = Some(restored);
             (Outcome::Ok, figures)

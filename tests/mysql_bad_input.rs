@@ -386,3 +386,37 @@ fn a_bad_where_and_an_unknown_account_are_named() {
     );
     assert!(!site.vault.exists());
 }
+
+#[test]
+fn a_dry_run_lists_the_load_without_rehearsing_it_and_changes_nothing() {
+    let Some(server) =
+        mysql::server("a_dry_run_lists_the_load_without_rehearsing_it_and_changes_nothing")
+    else {
+        return;
+    };
+    let (db, site) = captured(&server, "dryrun");
+    let before = state(&db);
+    let auto_increment = || {
+        db.one("SELECT IFNULL(auto_increment, 'none') FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'app_user'")
+    };
+    let counter = auto_increment();
+    let run = site.restore(&["--dry-run", "--steps", "restore"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("note: the dry run did not rehearse the load: on MariaDB/MySQL the restore drops and re-creates triggers"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout
+            .contains("dry run: nothing was changed in mysql "),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("app_user") && l.contains(" 3 rows (replace)")),
+        "{run:#?}"
+    );
+    assert_eq!(state(&db), before);
+    assert_eq!(auto_increment(), counter);
+}

@@ -274,27 +274,35 @@ fn a_broken_reference_rolls_everything_back() {
     let Some(server) = pg::server("a_broken_reference_rolls_everything_back") else {
         return;
     };
-    let db = server.database("fk");
-    db.exec(
-        "CREATE TABLE parent (id integer PRIMARY KEY);
-         CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent);
-         INSERT INTO parent VALUES (1), (2);
-         INSERT INTO child VALUES (10, 1), (20, 2);",
-    );
-    let site = Site::new(&db);
-    // Only the child is preserved: its rows refer to a parent row that the
-    // refresh removed.
-    site.configure("[[preserve]]\ntable = \"child\"\n");
-    site.capture().expect(0);
-    db.exec(
-        "DELETE FROM child; DELETE FROM parent WHERE id = 2; INSERT INTO child VALUES (30, 1);",
-    );
-    let before = db.table("child");
-    let run = site.restore(&[]).expect(1);
-    let error = run.error_line();
-    assert!(error.contains("child"), "{error}");
-    assert!(error.contains("foreign key"), "{error}");
-    assert_eq!(db.table("child"), before);
+    // Checked as each row arrives, and (DEFERRABLE) at the end.
+    for deferrable in ["", " DEFERRABLE"] {
+        let db = server.database("fk");
+        db.exec(&format!(
+            "CREATE TABLE parent (id integer PRIMARY KEY);
+             CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent{deferrable});
+             INSERT INTO parent VALUES (1), (2);
+             INSERT INTO child VALUES (10, 1), (20, 2);"
+        ));
+        let site = Site::new(&db);
+        // Only the child is preserved: its rows refer to a parent row that the
+        // refresh removed.
+        site.configure("[[preserve]]\ntable = \"child\"\n");
+        site.capture().expect(0);
+        db.exec(
+            "DELETE FROM child; DELETE FROM parent WHERE id = 2; INSERT INTO child VALUES (30, 1);",
+        );
+        let before = db.table("child");
+        // The dry run's rehearsal runs the deferred checks too.
+        for args in [&["--dry-run", "--steps", "restore"][..], &[]] {
+            let run = site.restore(args).expect(1);
+            let error = run.error_line();
+            let case = format!("{deferrable:?} {args:?}");
+            assert!(error.contains("child"), "{case}: {error}");
+            assert!(error.contains("foreign key"), "{case}: {error}");
+            assert!(error.ends_with("nothing was changed"), "{case}: {error}");
+            assert_eq!(db.table("child"), before, "{case}");
+        }
+    }
 }
 
 #[test]

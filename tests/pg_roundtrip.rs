@@ -218,8 +218,34 @@ fn round_trip(test: &str, mode: &str, with_extras: bool) {
         "the refresh copied production"
     );
 
+    // A dry run rehearses the restore in its transaction and rolls back:
+    // rows, sequences and triggers are as the refresh left them.
+    let state = |db: &Db| {
+        (
+            rows_by_key(db),
+            db.rows("SELECT last_value::text FROM camis.app_setting_setting_id_seq"),
+            db.rows("SELECT tgname::text || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1"),
+        )
+    };
+    let refreshed = state(&acceptance);
+    let dry_run = site.restore(&["--dry-run", "--steps", "restore"]).expect(0);
+    assert!(
+        dry_run
+            .stdout
+            .contains("dry run: the restore was rehearsed in its transaction and rolled back"),
+        "{dry_run:#?}"
+    );
+    assert_eq!(state(&acceptance), refreshed, "the dry run changed nothing");
+
     let restore = site.restore(&[]).expect(0);
     assert!(restore.stdout.contains("restored 5 tables"), "{restore:#?}");
+    let rehearsed = common::restore_count_lines(&dry_run.stdout);
+    assert_eq!(rehearsed.len(), 5, "{dry_run:#?}");
+    assert_eq!(
+        rehearsed,
+        common::restore_count_lines(&restore.stdout),
+        "the dry run's counts are the restore's"
+    );
     assert!(
         mode != "replace"
             || (restore.stdout.contains("grants: GRANT")

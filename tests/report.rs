@@ -426,5 +426,14 @@ fn a_dry_run_writes_a_report_that_says_so() {
     let report = json(&dir);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["sections"]["restore"]["dry_run"], true);
+    // SQLite rehearses: the report holds the counts the restore would have.
+    assert_eq!(report["sections"]["restore"]["rehearsed"], true);
+    let inserted: u64 = report["sections"]["restore"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["inserted"].as_u64().unwrap())
+        .sum();
+    assert!(inserted > 0, "{report:#}");
     site.verify(&dir, &[]).expect(0);
 }

@@ -567,16 +567,17 @@ fn generated_columns_are_computed_by_the_target_not_written() {
 }
 
 #[test]
-fn dry_run_lists_the_tables_and_changes_nothing() {
+fn dry_run_rehearses_the_restore_changes_nothing_and_counts_what_it_would_do() {
     let site = clinic_site("replace");
     site.capture().expect(0);
     site.refresh();
     let before = snapshot(&site.acceptance);
 
-    let run = site.restore(&["--dry-run"]).expect(0);
+    let run = site.restore(&["--dry-run", "--steps", "restore"]).expect(0);
     assert!(
-        run.stdout
-            .contains("dry run: nothing was changed in sqlite "),
+        run.stdout.contains(
+            "dry run: the restore was rehearsed in its transaction and rolled back; nothing was changed in sqlite "
+        ),
         "{}",
         run.stdout
     );
@@ -596,6 +597,17 @@ fn dry_run_lists_the_tables_and_changes_nothing() {
         );
     }
     assert_unchanged(&site.acceptance, &before);
+
+    // The counts are those of the real restore.
+    let rehearsed = common::restore_count_lines(&run.stdout);
+    assert_eq!(rehearsed.len(), 5, "{}", run.stdout);
+    let real = site.restore(&["--steps", "restore"]).expect(0);
+    assert_eq!(
+        rehearsed,
+        common::restore_count_lines(&real.stdout),
+        "{}",
+        real.stdout
+    );
 }
 
 #[test]

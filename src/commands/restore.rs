@@ -172,7 +172,7 @@ fn print_restore(
     for note in &summary.notes {
         writeln!(out, "note: {note}")?;
     }
-    if summary.dry_run {
+    if summary.dry_run && !summary.rehearsed {
         writeln!(
             out,
             "dry run: nothing was changed in {}; the restore would load:",
@@ -186,6 +186,13 @@ fn print_restore(
             )?;
         }
     } else {
+        if summary.rehearsed {
+            writeln!(
+                out,
+                "dry run: the restore was rehearsed in its transaction and rolled back; nothing was changed in {}. It would do:",
+                summary.target
+            )?;
+        }
         for table in &summary.tables {
             let counts = &table.counts;
             writeln!(
@@ -199,6 +206,9 @@ fn print_restore(
                 counts.deleted,
                 table.mode
             )?;
+        }
+        if summary.rehearsed {
+            return Ok(());
         }
         for extra in &summary.extras {
             writeln!(out, "  {extra}")?;

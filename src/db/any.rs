@@ -130,6 +130,14 @@ impl Engine for AnyEngine {
         each!(self, db => db.commit_restore(tables).await)
     }
 
+    fn can_rehearse(&self) -> Result<(), &'static str> {
+        each!(self, db => db.can_rehearse())
+    }
+
+    async fn check_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        each!(self, db => db.check_restore(tables).await)
+    }
+
     async fn rollback(&mut self) -> Result<(), ToolError> {
         each!(self, db => db.rollback().await)
     }

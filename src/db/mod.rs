@@ -247,6 +247,21 @@ pub trait Engine {
     /// references, and commits.
     async fn commit_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError>;
 
+    /// Whether a dry run may rehearse the restore: run it in its transaction,
+    /// check what the commit would check ([`Engine::check_restore`]), and
+    /// roll back. `Err` says why not: an engine whose restore changes
+    /// something a rollback cannot undo.
+    fn can_rehearse(&self) -> Result<(), &'static str> {
+        Err("this engine cannot rehearse a restore")
+    }
+
+    /// The checks `commit_restore` makes before it commits (foreign keys,
+    /// deferred constraints), without changing anything a rollback would
+    /// not undo; for a rehearsal.
+    async fn check_restore(&mut self, _tables: &[TableInfo]) -> Result<(), ToolError> {
+        Ok(())
+    }
+
     /// Rolls the restore transaction back.
     async fn rollback(&mut self) -> Result<(), ToolError>;
 }

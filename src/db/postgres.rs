@@ -471,6 +471,16 @@ impl Engine for Postgres {
         load::commit(&mut self.conn, &mut self.restore, tables).await
     }
 
+    /// Everything the restore does before its commit is transactional here
+    /// (sequences are set at the commit, and a rehearsal stops before it).
+    fn can_rehearse(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    async fn check_restore(&mut self, _tables: &[TableInfo]) -> Result<(), ToolError> {
+        load::check_constraints(&mut self.conn).await
+    }
+
     async fn rollback(&mut self) -> Result<(), ToolError> {
         // A lost connection needs no rollback: the server rolls back an
         // open transaction when its connection ends.

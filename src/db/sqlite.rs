@@ -364,6 +364,32 @@ impl Engine for Sqlite {
         Ok(counts)
     }
 
+    /// SQLite's restore, triggers and `sqlite_sequence` included, is all
+    /// inside its transaction.
+    fn can_rehearse(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    /// The restored tables' own references, then (what the deferred check
+    /// at COMMIT would find) rows of other tables that refer to restored
+    /// tables' rows that are gone. Dangling references the database
+    /// already had to or from a restored table are reported too.
+    async fn check_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        for table in tables {
+            check_references(&mut self.conn, table).await?;
+        }
+        let broken: Vec<(String, String)> =
+            sqlx::query_as("SELECT \"table\", parent FROM pragma_foreign_key_check")
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(|e| query_error("", e))?;
+        let restored = |name: &str| tables.iter().any(|t| t.name.name == name);
+        match broken.into_iter().find(|(_, parent)| restored(parent)) {
+            Some((child, parent)) => Err(removed_parents(&child, &parent)),
+            None => Ok(()),
+        }
+    }
+
     async fn commit_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
         for table in tables {
             let schema = quote_ident(schema_of(&table.name));
@@ -397,21 +423,7 @@ impl Engine for Sqlite {
                 .await
                 .map_err(|e| query_error(&table.name.to_string(), e))?;
             }
-            let broken = sqlx::query(
-                "SELECT \"table\", parent FROM pragma_foreign_key_check(?1, ?2) LIMIT 1",
-            )
-            .bind(&table.name.name)
-            .bind(schema_of(&table.name))
-            .fetch_optional(&mut self.conn)
-            .await
-            .map_err(|e| query_error(&table.name.to_string(), e))?;
-            if let Some(row) = broken {
-                let (child, parent): (String, String) = (row.get(0), row.get(1));
-                return Err(ToolError::failed(format!(
-                    "table {child}: restored rows refer to rows of {parent} that are not there"
-                ))
-                .hint("preserve the parent table too, or narrow this table's `where`"));
-            }
+            check_references(&mut self.conn, table).await?;
         }
         let triggers = std::mem::take(&mut self.saved_triggers);
         for (_schema, sql) in &triggers {
@@ -429,12 +441,7 @@ impl Engine for Sqlite {
             return Err(match broken {
                 Some(row) => {
                     let (child, parent): (String, String) = (row.get(0), row.get(1));
-                    ToolError::failed(format!(
-                        "the restore could not commit: rows of {child} refer to rows of {parent} that the restore removed"
-                    ))
-                    .hint(format!(
-                        "preserve {child} too, or restore {parent} with mode = \"upsert\", which removes no row"
-                    ))
+                    removed_parents(&child, &parent)
                 }
                 None => ToolError::failed(format!("the restore could not commit: {error}")),
             });
@@ -498,4 +505,35 @@ fn value_at(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
         "BLOB" => Value::Blob(row.try_get_unchecked(i)?),
         _ => Value::Text(row.try_get_unchecked(i)?),
     })
+}
+
+/// Fails naming the first restored row of `table` whose parent is missing.
+async fn check_references(conn: &mut SqliteConnection, table: &TableInfo) -> Result<(), ToolError> {
+    let broken =
+        sqlx::query("SELECT \"table\", parent FROM pragma_foreign_key_check(?1, ?2) LIMIT 1")
+            .bind(&table.name.name)
+            .bind(schema_of(&table.name))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| query_error(&table.name.to_string(), e))?;
+    match broken {
+        Some(row) => {
+            let (child, parent): (String, String) = (row.get(0), row.get(1));
+            Err(ToolError::failed(format!(
+                "table {child}: restored rows refer to rows of {parent} that are not there"
+            ))
+            .hint("preserve the parent table too, or narrow this table's `where`"))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Rows of `child` refer to rows of `parent` that the restore removed.
+fn removed_parents(child: &str, parent: &str) -> ToolError {
+    ToolError::failed(format!(
+        "the restore could not commit: rows of {child} refer to rows of {parent} that the restore removed"
+    ))
+    .hint(format!(
+        "preserve {child} too, or restore {parent} with mode = \"upsert\", which removes no row"
+    ))
 }

@@ -41,6 +41,18 @@ impl Run {
     }
 }
 
+/// The per-table count lines (`... rows  N inserted, ... removed first (mode)`)
+/// of a restore's output, trimmed, each once.
+pub fn restore_count_lines(stdout: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.contains(" rows  ") && l.contains(" removed first ("))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    lines.dedup();
+    lines
+}
+
 /// Runs `vault ARGS` with `env` as the only key-material variables.
 pub fn vault<I, S>(args: I, env: &[(&str, &str)]) -> Run
 where

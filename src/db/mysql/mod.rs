@@ -446,6 +446,12 @@ impl Engine for Mysql {
         load::commit(&mut self.conn, &mut self.restore, &self.database, tables).await
     }
 
+    fn can_rehearse(&self) -> Result<(), &'static str> {
+        Err(
+            "on MariaDB/MySQL the restore drops and re-creates triggers (DDL commits) and its inserts move AUTO_INCREMENT counters, which a rollback does not undo",
+        )
+    }
+
     async fn rollback(&mut self) -> Result<(), ToolError> {
         load::rollback(&mut self.conn, &mut self.restore).await
     }

@@ -466,14 +466,8 @@ fn key_match(table: &str, captured: &CapturedTable, staged: &Staged) -> String {
 
 /// Checks the deferred constraints, moves sequences ahead of the restored
 /// keys, switches triggers back on, and commits.
-pub(super) async fn commit(
-    conn: &mut PgConnection,
-    state: &mut RestoreState,
-    tables: &[TableInfo],
-) -> Result<(), ToolError> {
-    // Deferred checks run now, so that their failure names the constraint
-    // before anything else, and so that no trigger event is pending when
-    // the tables are altered back.
+/// Runs the deferred constraint checks now (what COMMIT would run).
+pub(super) async fn check_constraints(conn: &mut PgConnection) -> Result<(), ToolError> {
     execute(conn, "SET CONSTRAINTS ALL IMMEDIATE")
         .await
         .map_err(|e| {
@@ -482,7 +476,18 @@ pub(super) async fn commit(
                 e.message.trim_start_matches("PostgreSQL: ")
             ))
             .hint("preserve the parent table too, or narrow the `where` of the table whose rows refer to it")
-        })?;
+        })
+}
+
+pub(super) async fn commit(
+    conn: &mut PgConnection,
+    state: &mut RestoreState,
+    tables: &[TableInfo],
+) -> Result<(), ToolError> {
+    // Deferred checks run now, so that their failure names the constraint
+    // before anything else, and so that no trigger event is pending when
+    // the tables are altered back.
+    check_constraints(conn).await?;
     for table in tables {
         advance_sequences(conn, table).await?;
     }
