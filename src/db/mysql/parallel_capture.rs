@@ -64,6 +64,7 @@ struct Finished {
 }
 
 type Queue = Arc<Mutex<VecDeque<Job>>>;
+type Door = Arc<Mutex<Option<usize>>>;
 type Outcome = Result<Finished, ToolError>;
 
 /// Reads `tables` on `main` and on up to [`connections_for`]` - 1` more
@@ -117,7 +118,9 @@ pub(super) async fn capture_tables(
     jobs.sort_by_key(|job| std::cmp::Reverse(sizes[job.position]));
     let queue: Queue = Arc::new(Mutex::new(jobs.into()));
     let cancel = Arc::new(AtomicBool::new(false));
-    let late = Arc::new(AtomicBool::new(false));
+    // How many readers opened their snapshot while the lock is held; `None`
+    // once it is released.
+    let door: Door = Arc::new(Mutex::new(Some(0)));
     let (results, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
 
     let mut threads = Vec::new();
@@ -128,7 +131,7 @@ pub(super) async fn capture_tables(
             options: options.clone(),
             queue: Arc::clone(&queue),
             cancel: Arc::clone(&cancel),
-            late: Arc::clone(&late),
+            door: Arc::clone(&door),
             results: results.clone(),
         };
         let spawned = std::thread::Builder::new()
@@ -139,14 +142,10 @@ pub(super) async fn capture_tables(
             readies.push(is_ready);
         }
     }
-    let joined = tokio::time::timeout(READERS_WAIT, futures_util::future::join_all(readies))
-        .await
-        .map_or(0, |all| {
-            all.into_iter().filter(|r| matches!(r, Ok(true))).count()
-        });
+    let _ = tokio::time::timeout(READERS_WAIT, futures_util::future::join_all(readies)).await;
     // A reader that opens its snapshot from here on would not be under the
-    // lock: it sees `late` and leaves.
-    late.store(true, Ordering::SeqCst);
+    // lock: it finds the door shut and leaves.
+    let joined = door.lock().map_or(0, |mut door| door.take().unwrap_or(0));
     lock.release().await;
 
     let main_reads = async {
@@ -222,7 +221,7 @@ struct Reader {
     options: MySqlConnectOptions,
     queue: Queue,
     cancel: Arc<AtomicBool>,
-    late: Arc<AtomicBool>,
+    door: Door,
     results: mpsc::UnboundedSender<Outcome>,
 }
 
@@ -246,9 +245,17 @@ impl Reader {
                 let _ = ready.send(false);
                 return;
             };
-            // Checked after the snapshot began: while `late` is false, the
+            // Entered after the snapshot began: while the door is open, the
             // lock is still held.
-            if self.late.load(Ordering::SeqCst) || ready.send(true).is_err() {
+            let entered = self.door.lock().is_ok_and(|mut door| match door.as_mut() {
+                Some(joined) => {
+                    *joined += 1;
+                    true
+                }
+                None => false,
+            });
+            let _ = ready.send(entered);
+            if !entered {
                 let _ = conn.close().await;
                 return;
             }
