@@ -154,32 +154,33 @@ pub async fn restore<E: Engine>(
         extras: Vec::new(),
     };
     let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
-    if dry_run && db.can_rehearse().is_ok() {
-        db.begin_restore(&infos).await?;
-        let rehearsal = async {
-            load_all(db, vault, &plan, &mut summary, &mut std::io::sink()).await?;
-            db.check_restore(&infos).await
-        };
-        if let Err(error) = rehearsal.await {
-            return Err(roll_back(db, error).await);
-        }
-        db.rollback().await?;
-        summary.rehearsed = true;
-        return Ok(summary);
-    }
-    if let (true, Err(why)) = (dry_run, db.can_rehearse()) {
-        summary
-            .notes
-            .push(format!("the dry run did not rehearse the load: {why}"));
-    }
     if dry_run {
-        for (captured, _, rows) in &plan {
-            summary.tables.push(RestoredTable {
-                table: captured.table.to_string(),
-                mode: captured.mode,
-                captured_rows: *rows,
-                counts: LoadCounts::default(),
-            });
+        match db.can_rehearse() {
+            Ok(()) => {
+                db.begin_restore(&infos).await?;
+                let rehearsal = async {
+                    load_all(db, vault, &plan, &mut summary, &mut std::io::sink()).await?;
+                    db.check_restore(&infos).await
+                };
+                if let Err(error) = rehearsal.await {
+                    return Err(roll_back(db, error).await);
+                }
+                db.rollback().await?;
+                summary.rehearsed = true;
+            }
+            Err(why) => {
+                summary
+                    .notes
+                    .push(format!("the dry run did not rehearse the load: {why}"));
+                for (captured, _, rows) in &plan {
+                    summary.tables.push(RestoredTable {
+                        table: captured.table.to_string(),
+                        mode: captured.mode,
+                        captured_rows: *rows,
+                        counts: LoadCounts::default(),
+                    });
+                }
+            }
         }
         return Ok(summary);
     }

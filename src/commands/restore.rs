@@ -207,7 +207,7 @@ fn print_restore(
                 table.mode
             )?;
         }
-        if summary.rehearsed {
+        if summary.dry_run {
             return Ok(());
         }
         for extra in &summary.extras {
