@@ -83,7 +83,7 @@ pub struct Finding {
     pub object: String,
     /// What is wrong; after a failed repair, also why it failed.
     pub detail: String,
-    /// How it was found (a catalog query, a test read, the pg_query parser).
+    /// How it was found (a catalog query, a test read, the server's validator, plpgsql_check).
     pub method: String,
     /// The statement that repairs it, when there is one.
     pub repair: Option<String>,

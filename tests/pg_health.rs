@@ -31,6 +31,8 @@ CREATE FUNCTION gone_count() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN RETURN 
 CREATE FUNCTION gone_count_sql() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.gone $$;
 CREATE FUNCTION log_to_gone() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO gone VALUES (NEW.id); RETURN NEW; END $$;
+CREATE TABLE logged(id int);
+CREATE TRIGGER logged_log AFTER INSERT ON logged FOR EACH ROW EXECUTE FUNCTION log_to_gone();
 DROP TABLE gone;
 CREATE FUNCTION helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
 CREATE PROCEDURE call_helper() LANGUAGE plpgsql AS $$ BEGIN PERFORM helper(); END $$;
@@ -58,9 +60,14 @@ fn broken(db: &Db) {
 
 #[test]
 fn every_finding_is_found_then_repaired_where_repairable() {
-    let Some(server) = server("every_finding_is_found_then_repaired_where_repairable") else {
+    let test = "every_finding_is_found_then_repaired_where_repairable";
+    let Some(server) = server(test) else {
         return;
     };
+    // The PL/pgSQL findings are plpgsql_check's.
+    if !server.require_extension(test, "plpgsql_check") {
+        return;
+    }
     let db = server.database("health_broken");
     broken(&db);
 
@@ -99,7 +106,7 @@ fn every_finding_is_found_then_repaired_where_repairable() {
     );
     let function = finding(&checked, "public.gone_count()");
     assert!(function.detail.contains("gone"), "{function:#?}");
-    assert!(function.method.contains("pg_query"), "{function:#?}");
+    assert!(function.method.contains("plpgsql_check"), "{function:#?}");
     assert!(
         finding(&checked, "public.call_helper()")
             .detail
@@ -321,5 +328,93 @@ fn the_command_reports_exits_3_and_never_repairs_production() {
         fixed
             .stdout
             .contains("what to do: recreate the missing objects")
+    );
+}
+
+/// Trigger functions are checked against the table of their trigger (so
+/// `NEW.column` and transition tables resolve), event-trigger functions as
+/// such; where plpgsql_check cannot be had, the syntax is checked and a note
+/// says what was not.
+const TRIGGERS: &str = "
+CREATE TABLE film(id int PRIMARY KEY, last_update timestamptz);
+CREATE FUNCTION last_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.last_update = CURRENT_TIMESTAMP; RETURN NEW; END $$;
+CREATE TRIGGER last_updated BEFORE UPDATE ON film FOR EACH ROW EXECUTE FUNCTION last_updated();
+CREATE FUNCTION count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE '% rows', (SELECT count(*) FROM inserted); RETURN NULL; END $$;
+CREATE TRIGGER count_inserted AFTER INSERT ON film REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION count_inserted();
+CREATE FUNCTION wrong_column() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.no_such_column = 1; RETURN NEW; END $$;
+CREATE TRIGGER wrong_column BEFORE INSERT ON film FOR EACH ROW EXECUTE FUNCTION wrong_column();
+CREATE TABLE ddl_log(at timestamptz);
+CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO ddl_log VALUES (now()); END $$;
+DROP TABLE ddl_log;
+SET check_function_bodies = off;
+CREATE FUNCTION bad_syntax() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1 +; END $$;
+";
+
+#[test]
+fn trigger_functions_are_checked_with_their_table_and_without_plpgsql_check_syntax_only() {
+    let test =
+        "trigger_functions_are_checked_with_their_table_and_without_plpgsql_check_syntax_only";
+    let Some(server) = server(test) else {
+        return;
+    };
+    if !server.require_extension(test, "plpgsql_check") {
+        return;
+    }
+    let role = server.role("health_user");
+    server.admin(&format!("ALTER ROLE {} LOGIN", role.name));
+    let db = server.database("health_triggers");
+    db.exec(TRIGGERS);
+
+    let checked = check(&db.url(), false);
+    assert_eq!(
+        found(&checked),
+        [
+            "broken-function public.bad_syntax()",
+            "broken-function public.log_ddl()",
+            "broken-function public.wrong_column()",
+        ],
+        "{checked:#?}"
+    );
+    let wrong_column = finding(&checked, "public.wrong_column()");
+    assert!(
+        wrong_column.detail.contains("no_such_column"),
+        "{wrong_column:#?}"
+    );
+    assert!(
+        wrong_column.method.contains("the table of its trigger"),
+        "{wrong_column:#?}"
+    );
+    assert!(
+        finding(&checked, "public.log_ddl()")
+            .detail
+            .contains("ddl_log")
+    );
+    // The extension was created for the check only.
+    assert_eq!(
+        db.one("SELECT count(*)::text FROM pg_extension WHERE extname = 'plpgsql_check'"),
+        "0"
+    );
+
+    // A user who may not create the extension: syntax only, and a note.
+    let at = db.url().find("://").unwrap() + 3;
+    let user_at = db.url()[at..].find('@').unwrap() + at;
+    let as_user = format!("{}{}{}", &db.url()[..at], role.name, &db.url()[user_at..]);
+    let limited = check(&as_user, false);
+    assert_eq!(
+        found(&limited),
+        ["broken-function public.bad_syntax()"],
+        "{limited:#?}"
+    );
+    assert!(
+        limited
+            .notes
+            .iter()
+            .any(|n| n.contains("plpgsql_check") && n.contains("syntax only")),
+        "{limited:#?}"
     );
 }

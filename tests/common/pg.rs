@@ -106,6 +106,22 @@ impl Server {
         ));
     }
 
+    /// Whether `test` can use an extension; when it cannot, prints why it
+    /// is skipped, or fails with `VAULT_TEST_REQUIRE_SERVERS=1` (`.ci/run`
+    /// installs every extension the tests use).
+    pub fn require_extension(&self, test: &str, name: &str) -> bool {
+        use vault::env_vars::VAULT_TEST_REQUIRE_SERVERS;
+        if self.has_extension(name) {
+            return true;
+        }
+        let line = format!("{test}: the PostgreSQL server has no {name} extension");
+        if std::env::var(VAULT_TEST_REQUIRE_SERVERS).as_deref() == Ok("1") {
+            panic!("{line}; {VAULT_TEST_REQUIRE_SERVERS}=1 requires it (.ci/run installs it)");
+        }
+        println!("skipped {line}; install its Debian package to run it");
+        false
+    }
+
     /// Whether an extension can be created on this server.
     pub fn has_extension(&self, name: &str) -> bool {
         let found = self

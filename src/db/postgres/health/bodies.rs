@@ -1,327 +1,454 @@
-//! Function and procedure bodies that name tables, views or functions that do not exist, found with PostgreSQL's own parser (the pg_query crate).
+//! Function and procedure bodies that name tables, functions or columns that do not exist, found by PostgreSQL itself: its SQL-function validator, and the plpgsql_check extension for PL/pgSQL.
 //!
 //! `CREATE FUNCTION` checks a body's syntax at most, and a `DROP TABLE`
 //! never looks at bodies: after a refresh a function may name a table that
-//! acceptance no longer has, and fails only when it runs. Each body is
-//! parsed offline: SQL-language bodies with `pg_query::parse`, PL/pgSQL
-//! bodies with `pg_query::parse_plpgsql` and then every SQL statement and
-//! expression inside them with `pg_query::parse`. Every relation and
-//! function they name is then looked up in the catalogs along the
-//! function's own search_path (its `SET search_path`, or the database's).
+//! acceptance no longer has, and fails only when it runs.
+//!
+//! - SQL-language bodies are analysed by the server's own validator
+//!   (`fmgr_sql_validator`, what `CREATE FUNCTION` runs), with the
+//!   function's own `search_path`, in a read-only transaction.
+//! - PL/pgSQL bodies are checked by the plpgsql_check extension, the tool
+//!   PostgreSQL DBAs use: a trigger function with the table of one of its
+//!   triggers (and its transition tables) as context, an event-trigger
+//!   function as such. When the extension is installed on the server but
+//!   not created in the database, it is created in a transaction that is
+//!   rolled back, so nothing remains. Without it, the server's PL/pgSQL
+//!   validator checks the syntax only, and a note says so.
+//!
 //! Bodies in `BEGIN ATOMIC` form are skipped: the server tracks their
 //! dependencies and refuses to drop what they use. Dynamic SQL (`EXECUTE`)
 //! cannot be checked and is not.
 
-use std::collections::{BTreeSet, HashSet};
-
-use sqlx::Row;
 use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Row};
 
-use super::{CATALOG, USER_SCHEMA, not_extension_member};
-use crate::db::postgres::pg_error;
+use super::{USER_SCHEMA, not_extension_member};
+use crate::db::postgres::{describe_error, pg_error};
+use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
 
-/// Names a body refers to, as the parser spells them (`name` or `schema.name`).
-#[derive(Default)]
-struct References {
-    relations: BTreeSet<String>,
-    functions: BTreeSet<String>,
-    /// Relations that the body's own DDL creates or drops: not checked.
-    ddl: BTreeSet<String>,
+/// One function or procedure to check.
+struct Body {
+    oid: i64,
+    /// `schema.name(arguments)`.
+    object: String,
+    language: String,
+    procedure: bool,
+    /// Its own `SET search_path`, when it has one.
+    own_path: Option<String>,
+    /// For a trigger function: the table of one of its triggers, and that
+    /// trigger's transition table names.
+    trigger_table: Option<i64>,
+    old_table: Option<String>,
+    new_table: Option<String>,
+    /// Returns `trigger` but no trigger uses it.
+    unattached_trigger: bool,
+    /// The tables its own statements create (a temporary table made at run
+    /// time does not exist when the body is checked).
+    creates: Vec<String>,
 }
 
-impl References {
-    fn add(&mut self, sql: &str) -> bool {
-        let Ok(parsed) = pg_query::parse(sql, 0) else {
+impl Body {
+    fn noun(&self) -> &'static str {
+        if self.procedure {
+            "procedure"
+        } else {
+            "function"
+        }
+    }
+
+    fn finding(&self, problem: &str, method: &str) -> Finding {
+        let noun = self.noun();
+        Finding::new(
+            FindingKind::BrokenFunction,
+            self.object.clone(),
+            format!("{} {noun} fails when it runs: {problem}", self.language),
+            method,
+        )
+        .what_to_do(format!(
+            "recreate the missing objects, or fix the {noun} with CREATE OR REPLACE {}",
+            noun.to_uppercase()
+        ))
+    }
+}
+
+impl Body {
+    /// Whether `message` says a relation does not exist that the body
+    /// itself creates.
+    fn creates_missing(&self, message: &str) -> bool {
+        let Some(name) = message
+            .strip_prefix("relation \"")
+            .and_then(|rest| rest.strip_suffix("\" does not exist"))
+        else {
             return false;
         };
-        self.relations.extend(parsed.select_tables());
-        self.relations.extend(parsed.dml_tables());
-        self.ddl.extend(parsed.ddl_tables());
-        self.functions.extend(parsed.call_functions());
-        true
-    }
-
-    /// A PL/pgSQL statement or expression: a full statement, an expression
-    /// (`x > 0`), or an assignment (`x := expr`).
-    fn add_plpgsql(&mut self, query: &str) {
-        if self.add(query) || self.add(&format!("SELECT {query}")) {
-            return;
-        }
-        if let Some((_, value)) = query.split_once(":=") {
-            self.add(&format!("SELECT {value}"));
-        }
+        let name = name.rsplit('.').next().unwrap_or(name).to_lowercase();
+        self.creates.contains(&name)
     }
 }
 
-/// Every `"query"` string in the JSON of a PL/pgSQL function.
-fn queries(json: &serde_json::Value, found: &mut Vec<String>) {
-    match json {
-        serde_json::Value::Object(map) => {
-            for (key, value) in map {
-                match value {
-                    serde_json::Value::String(text) if key == "query" => found.push(text.clone()),
-                    _ => queries(value, found),
-                }
-            }
+/// The names of the tables that `CREATE [TEMP] TABLE [IF NOT EXISTS] name`
+/// statements in a body create, lower-cased, without their schema.
+fn created_tables(source: &str) -> Vec<String> {
+    let words: Vec<String> = source
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut created = Vec::new();
+    for (at, word) in words.iter().enumerate() {
+        if word != "create" {
+            continue;
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| queries(v, found)),
-        _ => {}
-    }
-}
-
-/// The catalogs' names: every relation and function, by schema.
-struct Catalog {
-    relations: HashSet<(String, String)>,
-    functions: HashSet<(String, String)>,
-    /// The database's search_path with `$user` resolved.
-    default_path: Vec<String>,
-    user: String,
-}
-
-impl Catalog {
-    async fn read(conn: &mut PgConnection) -> Result<Self, ToolError> {
-        let pairs = |rows: Vec<sqlx::postgres::PgRow>| -> HashSet<(String, String)> {
-            rows.into_iter().map(|r| (r.get(0), r.get(1))).collect()
-        };
-        let relations = sqlx::query(
-            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| pg_error("", e))?;
-        let functions = sqlx::query(
-            "SELECT DISTINCT n.nspname::text, p.proname::text FROM pg_catalog.pg_proc p
-             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| pg_error("", e))?;
-        let path: (String, String) =
-            sqlx::query_as("SELECT current_setting('search_path'), current_user::text")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| pg_error("", e))?;
-        Ok(Catalog {
-            relations: pairs(relations),
-            functions: pairs(functions),
-            default_path: search_path(&path.0, &path.1),
-            user: path.1,
-        })
-    }
-
-    /// Whether `name` (`name`, `schema.name` or `db.schema.name`) resolves in `set`.
-    fn resolves(set: &HashSet<(String, String)>, name: &str, path: &[String]) -> bool {
-        let parts: Vec<&str> = name.split('.').collect();
-        match parts.as_slice() {
-            [.., schema, object] => set.contains(&(schema.to_string(), object.to_string())),
-            [object] => std::iter::once("pg_catalog")
-                .chain(path.iter().map(String::as_str))
-                .any(|schema| set.contains(&(schema.to_owned(), object.to_string()))),
-            [] => true,
+        let mut rest = words[at + 1..].iter().map(String::as_str).peekable();
+        while rest
+            .next_if(|w| matches!(*w, "global" | "local" | "temp" | "temporary" | "unlogged"))
+            .is_some()
+        {}
+        if rest.next() != Some("table") {
+            continue;
+        }
+        let mut name = rest.next();
+        if name == Some("if") {
+            name = rest.nth(2);
+        }
+        if let Some(name) = name {
+            let name = name.rsplit('.').next().unwrap_or(name);
+            created.push(name.trim_matches('"').to_owned());
         }
     }
+    created
 }
 
-/// A search_path setting as a list of schemas: quotes removed, unquoted
-/// names folded to lower case, `$user` replaced, `pg_temp` left out.
-fn search_path(setting: &str, user: &str) -> Vec<String> {
-    setting
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(
-            |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                Some(quoted) => quoted.replace("\"\"", "\""),
-                None => s.to_lowercase(),
-            },
-        )
-        .map(|s| if s == "$user" { user.to_owned() } else { s })
-        .filter(|s| s != "pg_temp")
-        .collect()
-}
-
-/// A trigger function's body as a plain PL/pgSQL function returning `int`
-/// (`RETURN NEW` is an expression there), quoted with a dollar tag that
-/// the body does not hold.
-fn plain_function(body: &str) -> String {
-    let mut tag = "$vault$".to_owned();
-    while body.contains(&tag) {
-        tag.insert(1, 'x');
-    }
-    format!("CREATE FUNCTION vault_health_probe() RETURNS int LANGUAGE plpgsql AS {tag}{body}{tag}")
-}
-
-/// Checks every SQL and PL/pgSQL function and procedure outside the system
-/// schemas and extensions.
-pub(super) async fn check(conn: &mut PgConnection, out: &mut Inspection) -> Result<(), ToolError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT n.nspname::text, p.proname::text,
+/// Every SQL and PL/pgSQL function and procedure outside the system
+/// schemas and extensions, with a trigger's context.
+async fn bodies(conn: &mut PgConnection) -> Result<Vec<Body>, ToolError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT p.oid::int8, n.nspname::text, p.proname::text,
                 pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname::text,
-                p.prokind = 'p', p.prosrc, p.prosqlbody IS NOT NULL,
+                p.prokind = 'p',
                 (SELECT substring(c FROM 13) FROM unnest(p.proconfig) AS c
                  WHERE c LIKE 'search\\_path=%' LIMIT 1),
-                CASE WHEN l.lanname = 'plpgsql' THEN pg_catalog.pg_get_functiondef(p.oid) END,
-                p.prorettype IN ('pg_catalog.trigger'::regtype, 'pg_catalog.event_trigger'::regtype)
+                tr.tgrelid::int8, tr.tgoldtable::text, tr.tgnewtable::text,
+                p.prorettype = 'pg_catalog.trigger'::regtype, p.prosrc
          FROM pg_catalog.pg_proc p
          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
          JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-         WHERE l.lanname IN ('sql', 'plpgsql') AND {USER_SCHEMA} AND {}
-         ORDER BY 1, 2, 3",
+         LEFT JOIN LATERAL (SELECT t.tgrelid, t.tgoldtable, t.tgnewtable
+                            FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid
+                            ORDER BY t.tgrelid, t.tgname LIMIT 1) tr ON true
+         WHERE l.lanname IN ('sql', 'plpgsql') AND p.prosqlbody IS NULL
+           AND {USER_SCHEMA} AND {}
+         ORDER BY 2, 3, 4",
         not_extension_member("pg_proc", "p.oid")
     )))
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| pg_error("", e))?;
-    if rows.is_empty() {
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (schema, name, arguments): (String, String, String) =
+                (row.get(1), row.get(2), row.get(3));
+            let trigger_table: Option<i64> = row.get(7);
+            let returns_trigger: bool = row.get(10);
+            Body {
+                oid: row.get(0),
+                object: format!("{schema}.{name}({arguments})"),
+                language: row.get(4),
+                procedure: row.get(5),
+                own_path: row.get(6),
+                trigger_table,
+                old_table: row.get(8),
+                new_table: row.get(9),
+                unattached_trigger: returns_trigger && trigger_table.is_none(),
+                creates: created_tables(&row.get::<String, _>(11)),
+            }
+        })
+        .collect())
+}
+
+/// Checks every SQL and PL/pgSQL function and procedure.
+pub(super) async fn check(conn: &mut PgConnection, out: &mut Inspection) -> Result<(), ToolError> {
+    let bodies = bodies(conn).await?;
+    let (sql, plpgsql): (Vec<&Body>, Vec<&Body>) = bodies.iter().partition(|b| b.language == "sql");
+    if !sql.is_empty() {
+        in_transaction(conn, "BEGIN READ ONLY", async |conn| {
+            for body in &sql {
+                validate(conn, body, "fmgr_sql_validator", out).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    if plpgsql.is_empty() {
         return Ok(());
     }
-    let catalog = Catalog::read(conn).await?;
-    for row in rows {
-        let (schema, name, arguments, language): (String, String, String, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let procedure: bool = row.get(4);
-        let source: String = row.get(5);
-        let atomic: bool = row.get(6);
-        let own_path: Option<String> = row.get(7);
-        let definition: Option<String> = match row.get::<bool, _>(9) {
-            // pg_query's PL/pgSQL parser writes broken JSON for trigger
-            // functions; the same body as a plain function reads the same.
-            true => Some(plain_function(&source)),
-            false => row.get(8),
-        };
-        let object = format!("{schema}.{name}({arguments})");
-        let noun = if procedure { "procedure" } else { "function" };
-        if atomic {
+    match plpgsql_check(conn).await? {
+        Checker::Created(schema) => {
+            in_transaction(conn, "BEGIN READ ONLY", async |conn| {
+                check_plpgsql(conn, &schema, &plpgsql, out).await
+            })
+            .await
+        }
+        Checker::Available => {
+            // Created for this check only, in a transaction rolled back.
+            in_transaction(conn, "BEGIN", async |conn| {
+                let created = sqlx::raw_sql(
+                    "SAVEPOINT vault_health; CREATE SCHEMA vault_health_check; \
+                     CREATE EXTENSION plpgsql_check SCHEMA vault_health_check",
+                )
+                .execute(&mut *conn)
+                .await;
+                match created {
+                    Ok(_) => check_plpgsql(conn, "vault_health_check", &plpgsql, out).await,
+                    Err(e @ sqlx::Error::Database(_)) => {
+                        rollback_to_savepoint(conn).await?;
+                        out.notes.push(format!(
+                            "plpgsql_check is installed on the server but could not be created for the check ({}): PL/pgSQL bodies are checked for syntax only; a superuser can run CREATE EXTENSION plpgsql_check in this database",
+                            describe_error(&e)
+                        ));
+                        syntax_only(conn, &plpgsql, out).await
+                    }
+                    Err(e) => Err(pg_error("", e)),
+                }
+            })
+            .await
+        }
+        Checker::Missing => {
+            out.notes.push(format!(
+                "plpgsql_check is not installed on this server: {} PL/pgSQL bodies were checked for syntax only, not for the tables and functions they name; install it (Debian: postgresql-15-plpgsql-check) for the full check",
+                plpgsql.len()
+            ));
+            in_transaction(conn, "BEGIN READ ONLY", async |conn| {
+                syntax_only(conn, &plpgsql, out).await
+            })
+            .await
+        }
+    }
+}
+
+/// Where plpgsql_check can be had.
+enum Checker {
+    /// Created in this database, in this schema.
+    Created(String),
+    /// Installed on the server, not created in this database.
+    Available,
+    Missing,
+}
+
+async fn plpgsql_check(conn: &mut PgConnection) -> Result<Checker, ToolError> {
+    let created: Option<String> = sqlx::query_scalar(
+        "SELECT n.nspname::text FROM pg_catalog.pg_extension e
+         JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'plpgsql_check'",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| pg_error("", e))?;
+    if let Some(schema) = created {
+        return Ok(Checker::Created(schema));
+    }
+    let available: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'plpgsql_check'",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| pg_error("", e))?;
+    Ok(match available {
+        Some(_) => Checker::Available,
+        None => Checker::Missing,
+    })
+}
+
+/// Runs `work` in a transaction opened by `begin`, and always rolls it back.
+async fn in_transaction(
+    conn: &mut PgConnection,
+    begin: &str,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<(), ToolError>,
+) -> Result<(), ToolError> {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "{begin}; SET LOCAL check_function_bodies = on"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| pg_error("", e))?;
+    let result = work(&mut *conn).await;
+    let rolled_back = sqlx::raw_sql("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| pg_error("", e));
+    result.and(rolled_back)
+}
+
+async fn rollback_to_savepoint(conn: &mut PgConnection) -> Result<(), ToolError> {
+    sqlx::raw_sql("ROLLBACK TO SAVEPOINT vault_health")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| pg_error("", e))
+}
+
+/// Sets the function's own search_path for what follows in the transaction.
+async fn use_search_path(conn: &mut PgConnection, body: &Body) -> Result<(), ToolError> {
+    let Some(path) = &body.own_path else {
+        return Ok(());
+    };
+    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
+        .bind(path)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| pg_error("", e))
+}
+
+/// Runs a language's validator on one body, under a savepoint: its error
+/// is the finding.
+async fn validate(
+    conn: &mut PgConnection,
+    body: &Body,
+    validator: &str,
+    out: &mut Inspection,
+) -> Result<(), ToolError> {
+    sqlx::raw_sql("SAVEPOINT vault_health")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    use_search_path(conn, body).await?;
+    let result = sqlx::query(AssertSqlSafe(format!(
+        "SELECT pg_catalog.{validator}($1::int8::oid)"
+    )))
+    .bind(body.oid)
+    .execute(&mut *conn)
+    .await;
+    rollback_to_savepoint(conn).await?;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e @ sqlx::Error::Database(_)) => {
+            let method = format!(
+                "the server's own validator ({validator}), as CREATE FUNCTION runs it{}",
+                path_note(body)
+            );
+            out.findings
+                .push(body.finding(&describe_error(&e), &method));
+            Ok(())
+        }
+        Err(e) => Err(pg_error(&body.object, e)),
+    }
+}
+
+fn path_note(body: &Body) -> String {
+    match &body.own_path {
+        Some(path) => format!(", with its own search_path {path}"),
+        None => String::new(),
+    }
+}
+
+async fn syntax_only(
+    conn: &mut PgConnection,
+    bodies: &[&Body],
+    out: &mut Inspection,
+) -> Result<(), ToolError> {
+    for body in bodies {
+        validate(conn, body, "plpgsql_validator", out).await?;
+    }
+    Ok(())
+}
+
+/// plpgsql_check on each PL/pgSQL body; its errors are the findings,
+/// its warnings are left to the DBA who runs it by hand.
+async fn check_plpgsql(
+    conn: &mut PgConnection,
+    schema: &str,
+    bodies: &[&Body],
+    out: &mut Inspection,
+) -> Result<(), ToolError> {
+    let function = format!("{}.plpgsql_check_function_tb", quote_ident(schema));
+    for body in bodies {
+        if body.unattached_trigger {
+            out.notes.push(format!(
+                "function {}: a trigger function that no trigger uses, so it has no table to be checked against; not checked",
+                body.object
+            ));
             continue;
         }
-        let mut refs = References::default();
-        let method = if language == "plpgsql" {
-            let parsed = definition
-                .as_deref()
-                .map(pg_query::parse_plpgsql)
-                .transpose();
-            match parsed {
-                Ok(Some(json)) => {
-                    let mut found = Vec::new();
-                    queries(&json, &mut found);
-                    for query in &found {
-                        refs.add_plpgsql(query);
-                    }
-                }
-                Ok(None) => continue,
-                Err(e) => {
-                    out.notes.push(format!(
-                        "{noun} {object}: its PL/pgSQL body could not be parsed ({e}); not checked"
-                    ));
-                    continue;
-                }
-            }
-            "pg_query: PostgreSQL's PL/pgSQL parser, then its SQL parser on each statement"
-        } else {
-            if !refs.add(&source) {
+        sqlx::raw_sql("SAVEPOINT vault_health")
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        use_search_path(conn, body).await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT coalesce(message, ''), coalesce(statement, ''), lineno
+             FROM {function}($1::int8::oid::regprocedure, coalesce($2::int8, 0)::oid::regclass,
+                             fatal_errors => false, other_warnings => false,
+                             performance_warnings => false, extra_warnings => false,
+                             security_warnings => false,
+                             oldtable => $3::name, newtable => $4::name)
+             WHERE level = 'error'"
+        )))
+        .bind(body.oid)
+        .bind(body.trigger_table)
+        .bind(&body.old_table)
+        .bind(&body.new_table)
+        .fetch_all(&mut *conn)
+        .await;
+        rollback_to_savepoint(conn).await?;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e @ sqlx::Error::Database(_)) => {
                 out.notes.push(format!(
-                    "{noun} {object}: its SQL body could not be parsed; not checked"
+                    "{} {}: plpgsql_check could not check it ({}); not checked",
+                    body.noun(),
+                    body.object,
+                    describe_error(&e)
                 ));
                 continue;
             }
-            "pg_query: PostgreSQL's SQL parser on the body"
+            Err(e) => return Err(pg_error(&body.object, e)),
         };
-        let path = match &own_path {
-            Some(setting) => search_path(setting, &catalog.user),
-            None => catalog.default_path.clone(),
-        };
-        let missing_relations: Vec<&String> = refs
-            .relations
+        let problems: Vec<String> = rows
             .iter()
-            .filter(|r| !refs.ddl.contains(*r))
-            .filter(|r| !Catalog::resolves(&catalog.relations, r, &path))
+            .filter(|row| !body.creates_missing(&row.get::<String, _>(0)))
+            .map(|row| {
+                let (message, statement, line): (String, String, Option<i32>) =
+                    (row.get(0), row.get(1), row.get(2));
+                match line {
+                    Some(line) => format!("line {line} ({statement}): {message}"),
+                    None => message,
+                }
+            })
             .collect();
-        let missing_functions: Vec<String> = refs
-            .functions
-            .iter()
-            .filter(|f| !Catalog::resolves(&catalog.functions, f, &path))
-            .map(|f| format!("{f}()"))
-            .collect();
-        if missing_relations.is_empty() && missing_functions.is_empty() {
+        if problems.is_empty() {
             continue;
         }
-        let mut missing = Vec::new();
-        if !missing_relations.is_empty() {
-            missing.push(format!(
-                "table or view {}",
-                missing_relations
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        if !missing_functions.is_empty() {
-            missing.push(format!("function {}", missing_functions.join(", ")));
-        }
-        out.findings.push(
-            Finding::new(
-                FindingKind::BrokenFunction,
-                object,
-                format!(
-                    "{language} {noun} refers to {}, which does not exist (search_path: {}): it fails when it runs",
-                    missing.join(" and "),
-                    path.join(", ")
-                ),
-                format!("{method}; names resolved in the {CATALOG}"),
-            )
-            .what_to_do(format!(
-                "recreate the missing objects, or fix the {noun} with CREATE OR REPLACE {}",
-                noun.to_uppercase()
-            )),
+        let context = match body.trigger_table {
+            Some(_) => ", with the table of its trigger as context",
+            None => "",
+        };
+        let method = format!(
+            "plpgsql_check (PostgreSQL extension){context}{}",
+            path_note(body)
         );
+        out.findings
+            .push(body.finding(&problems.join("; "), &method));
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::created_tables;
 
     #[test]
-    fn plpgsql_statements_and_expressions_are_read() {
-        let json = pg_query::parse_plpgsql(
-            "CREATE FUNCTION f(n int) RETURNS int LANGUAGE plpgsql AS $$
-             DECLARE total int;
-             BEGIN
-               SELECT count(*) INTO total FROM gone WHERE id > n;
-               IF total > (SELECT max(x) FROM other.kept) THEN
-                 total := helper(total);
-               END IF;
-               PERFORM audit_it(total);
-               RETURN total;
-             END $$",
-        )
-        .unwrap();
-        let mut found = Vec::new();
-        queries(&json, &mut found);
-        let mut refs = References::default();
-        for query in &found {
-            refs.add_plpgsql(query);
-        }
-        assert!(refs.relations.contains("gone"), "{found:?}");
-        assert!(refs.relations.contains("other.kept"), "{found:?}");
-        assert!(refs.functions.contains("helper"), "{found:?}");
-        assert!(refs.functions.contains("audit_it"), "{found:?}");
-    }
-
-    #[test]
-    fn names_resolve_along_the_search_path() {
-        let set: HashSet<(String, String)> = [("app".into(), "t".into())].into();
-        let path = search_path("\"$user\", App", "bob");
-        assert_eq!(path, ["bob", "app"]);
-        assert!(Catalog::resolves(&set, "t", &path));
-        assert!(Catalog::resolves(&set, "app.t", &[]));
-        assert!(!Catalog::resolves(&set, "public.t", &path));
-        assert!(!Catalog::resolves(&set, "t", &["public".into()]));
+    fn tables_a_body_creates_are_found() {
+        let body = "BEGIN
+          CREATE TEMP TABLE IF NOT EXISTS scratch(a int);
+          create unlogged table app.\"Work\" (b int);
+          CREATE TABLE plain AS SELECT 1;
+          CREATE INDEX i ON plain(a);
+        END";
+        assert_eq!(created_tables(body), ["scratch", "work", "plain"]);
     }
 }
