@@ -296,9 +296,8 @@ fn a_production_host_is_refused() {
     let before = state(&db);
     let run = site.restore(&["--target-differs"]).expect(4);
     assert!(
-        run.error_line().contains(&format!(
-            "the target host {host} matches the production host pattern"
-        )),
+        run.error_line()
+            .contains(&format!("the acceptance host {host} (")),
         "{run:#?}"
     );
     assert_eq!(state(&db), before);

@@ -177,9 +177,8 @@ fn a_production_host_is_refused() {
     let before = rows(&db);
     let run = site.restore(&["--target-differs"]).expect(4);
     assert!(
-        run.error_line().contains(&format!(
-            "the target host {host} matches the production host pattern"
-        )),
+        run.error_line()
+            .contains(&format!("the acceptance host {host} (")),
         "{run:#?}"
     );
     assert_eq!(rows(&db), before);

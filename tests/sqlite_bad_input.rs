@@ -375,7 +375,7 @@ fn production_reached_through_a_link_is_refused() {
     site.configure_urls(&site.acceptance, Some(&link), &clinic_preserve("replace"));
     let before = snapshot(&site.acceptance);
     let run = site.restore(&["--target-differs"]).expect(4);
-    assert_one_error(&run, &["is the production database named in [production]"]);
+    assert_one_error(&run, &["lead to the same database"]);
     assert_unchanged(&site.acceptance, &before);
 }
 
@@ -414,10 +414,7 @@ fn production_is_refused_even_with_target_differs() {
         let run = site.restore(extra).expect(4);
         assert_one_error(
             &run,
-            &[
-                "is the production database named in [production]",
-                "never writes to production",
-            ],
+            &["lead to the same database", "never writes to production"],
         );
         assert_unchanged(&site.acceptance, &before);
     }

@@ -12,12 +12,22 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
     let config = load_config(&args.config)?;
     let env_text = text_env(env);
     let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    // Only a repair writes: then production is refused.
+    let production = match args.fix {
+        true => config.production_url(&env_text).map_err(config_error)?,
+        false => None,
+    };
     if args.fix {
-        let production = config.production_url(&env_text).map_err(config_error)?;
-        crate::guard::refuse_production(&config, &url, production.as_ref())?;
+        super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
     }
     let summary = crate::runtime()?.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
+        let mut db = super::guarded::connect_acceptance(
+            &url,
+            production.as_ref(),
+            super::guarded::Access::Writes,
+            out,
+        )
+        .await?;
         crate::health::health(&mut db, args.fix).await
     })?;
     print(&summary, out)?;

@@ -29,7 +29,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let env_text = text_env(env);
     let url = config.acceptance_url(&env_text).map_err(config_error)?;
     let production = config.production_url(&env_text).map_err(config_error)?;
-    crate::guard::refuse_production(&config, &url, production.as_ref())?;
+    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
     if args.dry_run {
         // A real restore authenticates every chunk as it loads it (and rolls
         // back on damage); a dry run reads no rows, so it checks them here.
@@ -66,7 +66,13 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let mut progress = progress();
     let mut target_identity = String::new();
     let (summary, failure) = runtime.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
+        let mut db = super::guarded::connect_acceptance(
+            &url,
+            production.as_ref(),
+            super::guarded::Access::Writes,
+            out,
+        )
+        .await?;
         let target = db.identity().await?;
         target_identity = target.to_string();
         if let Some(resume) = &resume {

@@ -17,7 +17,7 @@ pub fn run(
     let env_text = text_env(env);
     let url = config.acceptance_url(&env_text).map_err(config_error)?;
     let production = config.production_url(&env_text).map_err(config_error)?;
-    crate::guard::refuse_production(&config, &url, production.as_ref())?;
+    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
     if config.sanitize.is_empty() {
         writeln!(
             out,
@@ -28,7 +28,13 @@ pub fn run(
     }
     let runtime = crate::runtime()?;
     let (mut db, summary) = runtime.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
+        let mut db = super::guarded::connect_acceptance(
+            &url,
+            production.as_ref(),
+            super::guarded::Access::Writes,
+            out,
+        )
+        .await?;
         let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
         Ok::<_, ToolError>((db, summary))
     })?;

@@ -10,6 +10,7 @@ use super::sqlite::Sqlite;
 use super::{CapturedTable, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
+use crate::guard::{Destination, Instance, ServerInstance};
 
 /// A connection to whichever engine the URL names.
 pub enum AnyEngine {
@@ -28,6 +29,15 @@ pub async fn connect(url: &DatabaseUrl) -> Result<AnyEngine, ToolError> {
     }
 }
 
+/// Where a URL leads, read as its engine's driver reads it.
+pub fn destination(url: &DatabaseUrl) -> Result<Destination, ToolError> {
+    match url.engine() {
+        EngineKind::Postgres => super::postgres::destination(url),
+        EngineKind::Mysql => super::mysql::destination(url),
+        EngineKind::Sqlite => super::sqlite::destination(url),
+    }
+}
+
 /// Runs `$call` with `$db` bound to the engine inside an [`AnyEngine`]. The
 /// step modules (sanitize, health, links) use it to forward their own traits.
 macro_rules! each {
@@ -41,6 +51,12 @@ macro_rules! each {
 }
 #[allow(unused_imports)] // used by the step modules (sanitize, health, links)
 pub(crate) use each;
+
+impl ServerInstance for AnyEngine {
+    async fn instance(&mut self) -> Result<Instance, ToolError> {
+        each!(self, db => db.instance().await)
+    }
+}
 
 impl Engine for AnyEngine {
     fn kind(&self) -> EngineKind {

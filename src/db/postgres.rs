@@ -8,6 +8,7 @@
 mod compare;
 mod grants;
 mod health;
+mod instance;
 mod link_check;
 mod links;
 mod load;
@@ -30,6 +31,8 @@ use super::{
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
+
+pub use instance::destination;
 
 /// How PostgreSQL table streams encode rows: the bytes of `COPY ... TO STDOUT`
 /// in text format, one line per row.
@@ -68,11 +71,7 @@ impl Postgres {
     /// Connects to the database a `postgres://` URL names. A server that
     /// does not answer is one error naming the URL without its password.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {
-        let options: PgConnectOptions = url.expose().parse().map_err(|_| {
-            ToolError::usage(format!("{url}: not a valid PostgreSQL URL"))
-                .hint("write it as postgres://USER@HOST:PORT/DATABASE")
-        })?;
-        let options = options.application_name("vault");
+        let options = instance::options(url)?.application_name("vault");
         let unreachable = |cause: String| {
             ToolError::failed(format!("{url}: cannot connect to PostgreSQL: {cause}")).hint(
                 "check that the server is running and that the URL's host, port, user and database are right",

@@ -3,6 +3,7 @@
 mod checks;
 mod compare;
 mod health;
+mod instance;
 mod sanitize;
 
 use std::io::Read;
@@ -20,6 +21,8 @@ use super::{
 use crate::config::{DatabaseUrl, EngineKind, Mode};
 use crate::exit::{Exit, ToolError};
 use crate::rowcodec::{self, Value};
+
+pub use instance::destination;
 
 /// A connection to one SQLite database file.
 pub struct Sqlite {

@@ -8,6 +8,7 @@ mod capture;
 mod compare;
 mod grants;
 mod health;
+mod instance;
 mod link_check;
 mod load;
 mod parallel_capture;
@@ -28,6 +29,8 @@ use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
 use crate::rowcodec;
+
+pub use instance::destination;
 
 /// How long a server may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -70,10 +73,7 @@ impl Mysql {
     /// server that does not answer is one error naming the URL without its
     /// password.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {
-        let options: MySqlConnectOptions = url.expose().parse().map_err(|_| {
-            ToolError::usage(format!("{url}: not a valid MySQL/MariaDB URL"))
-                .hint("write it as mysql://USER@HOST:PORT/DATABASE (or mariadb://...)")
-        })?;
+        let options = instance::options(url)?;
         let unreachable = |cause: String| {
             ToolError::failed(format!("{url}: cannot connect to MySQL/MariaDB: {cause}")).hint(
                 "check that the server is running and that the URL's host, port, user and database are right",

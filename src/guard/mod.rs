@@ -1,4 +1,10 @@
-//! The restore guards: never production, and only the database the vault came from.
+//! The guards of every command that writes: never production (by where its URL really leads, and by the server instance it reaches), and only the database the vault came from.
+
+mod destination;
+mod instance;
+
+pub use destination::{Destination, Host};
+pub use instance::{Instance, ServerInstance};
 
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::db::Identity;
@@ -76,37 +82,68 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     matches(pattern.as_bytes(), host.as_bytes())
 }
 
-/// Refuses a target that is production: the production URL's database, or a
-/// host that matches `[production].hosts`. Nothing overrides this guard.
+/// Refuses a target that is production, before connecting: the production
+/// URL's database reached by any spelling (see [`Destination`]), or a host
+/// that matches `[production].hosts`. Nothing overrides this guard, not
+/// even `--target-differs`.
 pub fn refuse_production(
     config: &Config,
     target_url: &DatabaseUrl,
-    production_url: Option<&DatabaseUrl>,
+    target: &Destination,
+    production: Option<(&DatabaseUrl, &Destination)>,
 ) -> Result<(), ToolError> {
-    let target = UrlTarget::of(target_url);
-    if let Some(production_url) = production_url {
-        let production = UrlTarget::of(production_url);
-        if production == target {
-            return Err(refused(format!(
-                "the target {target_url} is the production database named in [production]; vault never writes to production"
-            )));
-        }
+    if let Some((production_url, production)) = production
+        && production.same_database(target)
+    {
+        let same = match target.engine {
+            EngineKind::Sqlite => "the same file",
+            _ => "the same server",
+        };
+        return Err(refused(format!(
+            "the acceptance URL {target_url} and the production URL {production_url} lead to the same database ({}): they are {same}; vault never writes to production",
+            target.describe()
+        )));
     }
     let patterns = config
         .production
         .as_ref()
         .map(|p| p.hosts.as_slice())
         .unwrap_or_default();
-    if let Some(pattern) = patterns
-        .iter()
-        .find(|p| host_matches(p, &target.host) || host_matches(p, &target.host_as_written))
-    {
+    if let Some(pattern) = patterns.iter().find(|p| target.host_matches(p)) {
         return Err(refused(format!(
-            "the target host {} matches the production host pattern \"{pattern}\"; vault never writes to production",
-            target.host
+            "the acceptance host {} ({target_url}) matches the production host pattern \"{pattern}\"; vault never writes to production",
+            target.host.written
         )));
     }
     Ok(())
+}
+
+/// Refuses a connection that reached production's own server instance and
+/// database, whatever the URLs say. A physical copy of production (same
+/// PostgreSQL system identifier) runs as another instance and passes.
+pub fn refuse_production_instance(
+    target_url: &DatabaseUrl,
+    target: &Instance,
+    production_url: &DatabaseUrl,
+    production: &Instance,
+) -> Result<(), ToolError> {
+    if !target.same_as(production) {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "the acceptance URL {target_url} reached the same server instance and database as the production URL {production_url} ({target}): they are one database; vault never writes to production"
+    )))
+}
+
+/// The note for a configuration without `[production]`: what the guard
+/// can then use, and how to give it more.
+pub fn without_production_note(config: &Config) -> Option<String> {
+    match &config.production {
+        Some(production) if production.url.is_some() || production.url_env.is_some() => None,
+        _ => Some(
+            "note: no [production] URL in the configuration: the production guard can only match [production].hosts and the vault's own database; add [production] url_env = \"PROD_DATABASE_URL\" so that vault can prove acceptance is not production".into(),
+        ),
+    }
 }
 
 /// Refuses a target other than the database the vault was captured from,
