@@ -2,11 +2,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-
 use common::pg::{self, Db, Site};
-use common::{Run, s, vault};
+use common::{Run, forward_port, s, vault};
 
 const SCHEMA: &str = "
 CREATE TABLE app_user (user_id serial PRIMARY KEY, login text NOT NULL);
@@ -223,34 +220,6 @@ fn every_command_that_writes_or_captures_refuses_production() {
     assert!(!other_vault.exists(), "no vault of production's data");
 }
 
-/// Forwards every connection on a local port to `target`: another route
-/// to the same server, as an SSH tunnel or a pooler gives.
-fn forward(target: u16) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                continue;
-            };
-            let pipe = |mut from: TcpStream, mut to: TcpStream| {
-                std::thread::spawn(move || {
-                    let mut buffer = [0u8; 16384];
-                    while let Ok(n) = from.read(&mut buffer) {
-                        if n == 0 || to.write_all(&buffer[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Both);
-                })
-            };
-            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-            pipe(server, client);
-        }
-    });
-    port
-}
-
 #[test]
 fn production_reached_through_a_forwarded_port_is_refused_after_connecting() {
     let Some(server) =
@@ -264,7 +233,7 @@ fn production_reached_through_a_forwarded_port_is_refused_after_connecting() {
         println!("skipped: the test server is not on 127.0.0.1 or localhost");
         return;
     };
-    let tunnel = with_authority(&url, &format!("127.0.0.1:{}", forward(port)));
+    let tunnel = with_authority(&url, &format!("127.0.0.1:{}", forward_port(port)));
     setup.site.set_acceptance_url(&tunnel);
     let before = state(&setup.production);
     let run = setup.site.restore(&["--target-differs"]).expect(4);

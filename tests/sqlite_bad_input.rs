@@ -513,3 +513,32 @@ fn rows_left_pointing_at_removed_rows_roll_the_whole_restore_back() {
         assert_unchanged(&site.acceptance, &before);
     }
 }
+
+#[test]
+fn production_spelled_with_percent_encoding_or_dots_is_refused() {
+    let site = refreshed_clinic();
+    let file = site.acceptance.file_name().unwrap().to_str().unwrap();
+    let folder = site.acceptance.parent().unwrap();
+    std::fs::create_dir(folder.join("sub")).unwrap();
+    let encoded = file.replace('.', "%2E");
+    let before = snapshot(&site.acceptance);
+    for spelling in [
+        format!("{}/{encoded}", s(folder)),
+        format!("{}/sub/../{file}", s(folder)),
+        format!("{}//./{file}", s(folder)),
+    ] {
+        // [production] names the acceptance file as it is; [acceptance]
+        // names it another way.
+        site.write_config(&format!(
+            "[acceptance]\nurl = \"sqlite:{spelling}\"\n\n[production]\nurl = \"sqlite:{}\"\n\n{}",
+            s(&site.acceptance),
+            clinic_preserve("replace")
+        ));
+        let run = site.restore(&["--target-differs"]).expect(4);
+        assert_one_error(
+            &run,
+            &["lead to the same database", "the same file", "never writes to production"],
+        );
+        assert_unchanged(&site.acceptance, &before);
+    }
+}
