@@ -537,7 +537,11 @@ fn production_spelled_with_percent_encoding_or_dots_is_refused() {
         let run = site.restore(&["--target-differs"]).expect(4);
         assert_one_error(
             &run,
-            &["lead to the same database", "the same file", "never writes to production"],
+            &[
+                "lead to the same database",
+                "the same file",
+                "never writes to production",
+            ],
         );
         assert_unchanged(&site.acceptance, &before);
     }

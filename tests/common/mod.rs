@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod cluster;
 pub mod demo;
 pub mod health;
 pub mod mysql;
