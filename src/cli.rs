@@ -48,6 +48,23 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run capture, refresh and restore on sample databases: SQLite files (no server) or MariaDB/MySQL.
     Demo(DemoArgs),
+    /// The quarantine that keeps testers out of acceptance until its data is clean.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Let the quarantined roles or accounts into acceptance again (after a
+    /// run that left it closed, once its data is clean). Never on production.
+    Open(QuarantineOpenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineOpenArgs {
+    /// The configuration file (vault.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,18 @@ pub struct Config {
     pub sanitize: Vec<SanitizeRule>,
     /// `vault compare`'s own settings.
     pub compare: Option<CompareSettings>,
+    /// Who is kept out of acceptance until its data is clean.
+    pub quarantine: Option<QuarantineSettings>,
+}
+
+/// `[quarantine]`: the roles (PostgreSQL) or accounts (MariaDB/MySQL) kept
+/// out of acceptance from the start of `vault restore` until verify passes.
+/// On by default with `[grants]` roles; `enabled = false` turns it off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineSettings {
+    pub enabled: Option<bool>,
+    pub roles: Option<Vec<String>>,
 }
 
 /// `[compare]`: differences that the operator expects, beyond those the
@@ -125,6 +137,23 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The roles or accounts the quarantine keeps out: `[quarantine] roles`,
+    /// else `[grants] roles`; none when `enabled = false`.
+    pub fn quarantine_roles(&self) -> Vec<String> {
+        let settings = self.quarantine.as_ref();
+        if settings.and_then(|q| q.enabled) == Some(false) {
+            return Vec::new();
+        }
+        match settings.and_then(|q| q.roles.clone()) {
+            Some(roles) => roles,
+            None => self
+                .grants
+                .as_ref()
+                .map(|g| g.roles.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     /// Reads and validates a configuration file. Nothing connects here.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -205,6 +234,15 @@ impl Config {
                 if role.trim().is_empty() {
                     return Err(error("grants.roles", "a role name is empty"));
                 }
+            }
+        }
+        for role in self
+            .quarantine
+            .iter()
+            .flat_map(|q| q.roles.iter().flatten())
+        {
+            if role.trim().is_empty() {
+                return Err(error("quarantine.roles", "a role name is empty"));
             }
         }
         for (i, entry) in self.compare.iter().flat_map(|c| &c.ignore).enumerate() {

@@ -184,6 +184,7 @@ fn walkthrough(
             production: production_url.as_ref(),
             steps: &crate::workflow::Step::ALL,
             dry_run: false,
+            config_path: &config_path,
         };
         Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, out).await)
     })?;

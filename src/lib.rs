@@ -19,6 +19,7 @@ pub mod health;
 pub mod keys;
 pub mod links;
 pub mod progress;
+pub mod quarantine;
 pub mod report;
 pub mod restore;
 pub mod rowcodec;

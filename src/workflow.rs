@@ -3,6 +3,11 @@
 //! An error that stops a step stops the pipeline there. Findings (rows left
 //! after sanitizing, unrepaired health findings, links to production) do not:
 //! every later step still runs, and the run ends with exit 3.
+//!
+//! Around the data steps runs the quarantine: closed before the first of
+//! restore, sanitize and verify, opened only once verify has passed (or, with
+//! no `[[sanitize]]` rules, once the data steps are done), left closed
+//! otherwise.
 
 use std::fmt;
 use std::str::FromStr;
@@ -143,6 +148,7 @@ pub struct PipelineSummary {
     pub health: Option<crate::health::HealthSummary>,
     pub links: Option<crate::links::LinksSummary>,
     pub compare: Option<crate::compare::CompareSummary>,
+    pub quarantine: Option<crate::quarantine::QuarantineRecord>,
 }
 
 impl PipelineSummary {
@@ -162,6 +168,7 @@ pub trait Pipeline:
     + crate::sanitize::Sanitizer
     + crate::health::HealthCheck
     + crate::links::LinkCheck
+    + crate::quarantine::Quarantine
 {
 }
 
@@ -170,6 +177,7 @@ impl<E> Pipeline for E where
         + crate::sanitize::Sanitizer
         + crate::health::HealthCheck
         + crate::links::LinkCheck
+        + crate::quarantine::Quarantine
 {
 }
 
@@ -181,6 +189,69 @@ pub struct Run<'a> {
     pub production: Option<&'a crate::config::DatabaseUrl>,
     pub steps: &'a [Step],
     pub dry_run: bool,
+    /// The configuration file, for the command that opens a quarantine.
+    pub config_path: &'a std::path::Path,
+}
+
+/// The data steps: testers stay out until they are done and verified.
+const DATA_STEPS: [Step; 3] = [Step::Restore, Step::Sanitize, Step::Verify];
+
+/// Closes acceptance before the data steps, when the run has any and
+/// `[quarantine]` (or `[grants]`) names roles.
+async fn close_quarantine(
+    db: &mut crate::db::any::AnyEngine,
+    run: &Run<'_>,
+) -> Result<Option<crate::quarantine::QuarantineRecord>, crate::exit::ToolError> {
+    use crate::quarantine::Quarantine;
+    let roles = run.config.quarantine_roles();
+    if run.dry_run || roles.is_empty() || !run.steps.iter().any(|s| DATA_STEPS.contains(s)) {
+        return Ok(None);
+    }
+    let closing = db.close_quarantine(&roles).await?;
+    Ok(Some(crate::quarantine::QuarantineRecord {
+        roles,
+        closed_at: crate::report::now(),
+        closed: closing.closed,
+        sessions_ended: closing.sessions_ended,
+        opened_at: None,
+        opened: Vec::new(),
+        note: closing.unsupported,
+    }))
+}
+
+/// Opens the quarantine once the data are clean: after verify passed, or
+/// after the last data step when there are no rules to verify.
+async fn open_quarantine_if_clean(
+    db: &mut crate::db::any::AnyEngine,
+    run: &Run<'_>,
+    step: Step,
+    outcome: &Outcome,
+    record: &mut crate::quarantine::QuarantineRecord,
+) -> Result<(), crate::exit::ToolError> {
+    use crate::quarantine::Quarantine;
+    if record.opened_at.is_some() || record.note.is_some() {
+        return Ok(());
+    }
+    let last_data_step = run.steps.iter().rev().find(|s| DATA_STEPS.contains(s));
+    let clean = (step == Step::Verify && *outcome == Outcome::Ok)
+        || (run.config.sanitize.is_empty() && Some(&step) == last_data_step);
+    if !clean {
+        return Ok(());
+    }
+    record.opened = db.open_quarantine(&record.roles).await?;
+    record.opened_at = Some(crate::report::now());
+    Ok(())
+}
+
+/// The note of a quarantine that stays closed: why, and how to open it.
+fn left_closed(record: &mut crate::quarantine::QuarantineRecord, why: &str, run: &Run<'_>) {
+    if record.opened_at.is_none() && record.note.is_none() {
+        record.note = Some(format!(
+            "acceptance stays CLOSED to {} because {why}; once the data are clean (vault restore --steps verify passes), open it with: {}",
+            record.roles.join(", "),
+            crate::quarantine::open_command(run.config_path)
+        ));
+    }
 }
 
 /// Runs the asked steps in order. Returns the summary so far and, when a
@@ -191,6 +262,28 @@ pub async fn run(
     progress: &mut dyn std::io::Write,
 ) -> (PipelineSummary, Option<crate::exit::ToolError>) {
     let mut summary = PipelineSummary::default();
+    match close_quarantine(db, run).await {
+        Ok(record) => summary.quarantine = record,
+        Err(error) => {
+            for step in Step::ALL {
+                let figures = if run.steps.contains(&step) {
+                    "not run: the quarantine could not be closed".into()
+                } else {
+                    "not asked for".into()
+                };
+                summary.steps.push(StepReport {
+                    step,
+                    outcome: Outcome::Skipped,
+                    figures,
+                });
+            }
+            let message = format!(
+                "the quarantine could not be closed, so nothing was restored: {}",
+                error.message
+            );
+            return (summary, Some(crate::exit::ToolError { message, ..error }));
+        }
+    }
     for step in Step::ALL {
         if !run.steps.contains(&step) {
             summary.steps.push(StepReport {
@@ -201,12 +294,24 @@ pub async fn run(
             continue;
         }
         match run_step(db, run, step, &mut summary, progress).await {
-            Ok((outcome, figures)) => summary.steps.push(StepReport {
-                step,
-                outcome,
-                figures,
-            }),
+            Ok((outcome, figures)) => {
+                if let Some(record) = summary.quarantine.as_mut()
+                    && let Err(error) =
+                        open_quarantine_if_clean(db, run, step, &outcome, record).await
+                {
+                    let why = format!("it could not be opened: {}", error.message);
+                    left_closed(record, &why, run);
+                }
+                summary.steps.push(StepReport {
+                    step,
+                    outcome,
+                    figures,
+                });
+            }
             Err(error) => {
+                if let Some(record) = summary.quarantine.as_mut() {
+                    left_closed(record, &format!("{step} failed"), run);
+                }
                 summary.steps.push(StepReport {
                     step,
                     outcome: Outcome::Failed,
@@ -227,6 +332,13 @@ pub async fn run(
                 return (summary, Some(error));
             }
         }
+    }
+    if let Some(record) = summary.quarantine.as_mut() {
+        let why = match &summary.verify {
+            Some(verify) if verify.rows_left() > 0 => "verify found rows left",
+            _ => "verify did not run and pass in this run",
+        };
+        left_closed(record, why, run);
     }
     (summary, None)
 }

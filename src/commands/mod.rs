@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{Command, KeyCommand, ReportCommand};
+use crate::cli::{Command, KeyCommand, QuarantineCommand, ReportCommand};
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;
 
@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod key;
 pub mod keygen;
 pub mod links;
+pub mod quarantine;
 pub mod report;
 pub mod restore;
 pub mod sanitize;
@@ -39,6 +40,7 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Health(args) => health::run(&args, out, env),
         Command::Compare(args) => compare::run(&args, out, env),
         Command::Demo(args) => crate::demo::run(&args, out),
+        Command::Quarantine(QuarantineCommand::Open(args)) => quarantine::open(&args, out, env),
     }
 }
 

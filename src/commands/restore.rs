@@ -95,6 +95,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             production: production.as_ref(),
             steps: &steps,
             dry_run: args.dry_run,
+            config_path: &args.config,
         };
         Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
     })?;
@@ -145,6 +146,10 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     if let Some(compare) = &summary.compare {
         writeln!(out)?;
         crate::commands::compare::print(compare, out)?;
+    }
+    if let Some(quarantine) = &summary.quarantine {
+        writeln!(out)?;
+        writeln!(out, "quarantine: {}", quarantine.line())?;
     }
     writeln!(out)?;
     writeln!(out, "steps:")?;

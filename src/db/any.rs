@@ -11,6 +11,7 @@ use super::{CapturedTable, Engine, Identity, LoadCounts, TableCaptured, TableInf
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::{Destination, Instance, ServerInstance};
+use crate::quarantine::{Closing, Quarantine};
 
 /// A connection to whichever engine the URL names.
 pub enum AnyEngine {
@@ -55,6 +56,16 @@ pub(crate) use each;
 impl ServerInstance for AnyEngine {
     async fn instance(&mut self) -> Result<Instance, ToolError> {
         each!(self, db => db.instance().await)
+    }
+}
+
+impl Quarantine for AnyEngine {
+    async fn close_quarantine(&mut self, roles: &[String]) -> Result<Closing, ToolError> {
+        each!(self, db => db.close_quarantine(roles).await)
+    }
+
+    async fn open_quarantine(&mut self, roles: &[String]) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.open_quarantine(roles).await)
     }
 }
 

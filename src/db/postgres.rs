@@ -12,6 +12,7 @@ mod instance;
 mod link_check;
 mod links;
 mod load;
+mod quarantine;
 mod row_hash;
 mod sanitize;
 

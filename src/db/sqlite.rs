@@ -4,6 +4,7 @@ mod checks;
 mod compare;
 mod health;
 mod instance;
+mod quarantine;
 mod sanitize;
 
 use std::io::Read;

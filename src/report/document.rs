@@ -81,6 +81,9 @@ pub fn blocks(report: &Report) -> Vec<Block> {
             .collect(),
     });
     let sections = &report.sections;
+    if let Some(quarantine) = &sections.quarantine {
+        section_quarantine(&mut out, quarantine);
+    }
     if let Some(restore) = &sections.restore {
         section_restore(&mut out, restore);
     }
@@ -130,6 +133,29 @@ fn list(out: &mut Vec<Block>, title: &str, value: &Value, key: &str) {
     if !entries.is_empty() {
         out.push(Block::Paragraph(title.into()));
         out.push(Block::List(entries));
+    }
+}
+
+fn section_quarantine(out: &mut Vec<Block>, quarantine: &Value) {
+    out.push(Block::Heading("Quarantine".into()));
+    let field = |key: &str| quarantine.get(key).map(text).unwrap_or_else(|| "-".into());
+    out.push(Block::Facts(vec![
+        (
+            "Keeps out".into(),
+            items(quarantine, "roles")
+                .iter()
+                .map(text)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("Closed".into(), field("closed_at")),
+        ("Sessions ended".into(), field("sessions_ended")),
+        ("Opened".into(), field("opened_at")),
+    ]));
+    list(out, "Closed:", quarantine, "closed");
+    list(out, "Opened:", quarantine, "opened");
+    if let Some(note) = quarantine.get("note").filter(|n| !n.is_null()) {
+        out.push(Block::Paragraph(text(note)));
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Sections {
     pub links: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<serde_json::Value>,
 }
 
 /// The failed run that a resumed run continued.
@@ -252,6 +254,11 @@ impl Report {
                 .transpose()?,
             compare: summary
                 .compare
+                .as_ref()
+                .map(|s| section(serde_json::to_value(s)))
+                .transpose()?,
+            quarantine: summary
+                .quarantine
                 .as_ref()
                 .map(|s| section(serde_json::to_value(s)))
                 .transpose()?,

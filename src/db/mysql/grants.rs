@@ -82,8 +82,16 @@ impl Account {
         (!user.is_empty()).then_some(Account { user, host })
     }
 
+    pub(super) fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub(super) fn host(&self) -> &str {
+        &self.host
+    }
+
     /// As GRANT names it.
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         format!("{}@{}", literal(&self.user), literal(&self.host))
     }
 

@@ -12,6 +12,7 @@ mod instance;
 mod link_check;
 mod load;
 mod parallel_capture;
+mod quarantine;
 mod sanitize;
 
 use std::io::Read;

@@ -1,0 +1,46 @@
+//! `vault quarantine open`: let the quarantined roles or accounts into acceptance again, after a run that left it closed (never on production).
+
+use std::io::Write;
+
+use crate::cli::QuarantineOpenArgs;
+use crate::commands::capture::{config_error, load_config, text_env};
+use crate::exit::{Exit, ToolError};
+use crate::keys::EnvLookup;
+use crate::quarantine::Quarantine;
+
+pub fn open(
+    args: &QuarantineOpenArgs,
+    out: &mut dyn Write,
+    env: EnvLookup<'_>,
+) -> Result<Exit, ToolError> {
+    let config = load_config(&args.config)?;
+    let env_text = text_env(env);
+    let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    let production = config.production_url(&env_text).map_err(config_error)?;
+    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+    let roles = config.quarantine_roles();
+    let opened = crate::runtime()?.block_on(async {
+        let mut db = super::guarded::connect_acceptance(
+            &url,
+            production.as_ref(),
+            super::guarded::Access::Writes,
+            out,
+        )
+        .await?;
+        db.open_quarantine(&roles).await
+    })?;
+    if opened.is_empty() {
+        writeln!(out, "{url} was not quarantined: nothing to open")?;
+    }
+    for line in &opened {
+        writeln!(out, "  {line}")?;
+    }
+    if !opened.is_empty() {
+        writeln!(
+            out,
+            "quarantine opened: {url} is open to {} again",
+            roles.join(", ")
+        )?;
+    }
+    Ok(Exit::Success)
+}
