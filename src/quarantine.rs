@@ -20,6 +20,9 @@ pub struct Closing {
     pub sessions_ended: u64,
     /// Set when the engine cannot close the database at all.
     pub unsupported: Option<String>,
+    /// What this closing shut that opening gives back (MariaDB/MySQL: the
+    /// accounts it locked; PostgreSQL keeps its record in the database).
+    pub reopen: Vec<String>,
 }
 
 /// Closes and opens acceptance. Each engine implements it.
@@ -29,9 +32,11 @@ pub trait Quarantine {
     /// opened stays as it is, and is reported).
     async fn close_quarantine(&mut self, roles: &[String]) -> Result<Closing, ToolError>;
 
-    /// Gives back what the quarantine closed; a line per thing opened
-    /// (none when acceptance was not quarantined).
-    async fn open_quarantine(&mut self, roles: &[String]) -> Result<Vec<String>, ToolError>;
+    /// Gives back what the quarantine closed: on MariaDB/MySQL the
+    /// accounts in `reopen` that are locked; on PostgreSQL what the
+    /// database's record says. A line per thing opened (none when
+    /// acceptance was not quarantined).
+    async fn open_quarantine(&mut self, reopen: &[String]) -> Result<Vec<String>, ToolError>;
 }
 
 /// The quarantine of one run, for its report.
@@ -44,6 +49,9 @@ pub struct QuarantineRecord {
     pub closed_at: String,
     pub closed: Vec<String>,
     pub sessions_ended: u64,
+    /// What opening gives back (see [`Closing::reopen`]).
+    #[serde(default)]
+    pub reopen: Vec<String>,
     /// RFC 3339 UTC, once opened.
     pub opened_at: Option<String>,
     pub opened: Vec<String>,

@@ -213,6 +213,7 @@ async fn close_quarantine(
         closed_at: crate::report::now(),
         closed: closing.closed,
         sessions_ended: closing.sessions_ended,
+        reopen: closing.reopen,
         opened_at: None,
         opened: Vec::new(),
         note: closing.unsupported,
@@ -238,7 +239,7 @@ async fn open_quarantine_if_clean(
     if !clean {
         return Ok(());
     }
-    record.opened = db.open_quarantine(&record.roles).await?;
+    record.opened = db.open_quarantine(&record.reopen).await?;
     record.opened_at = Some(crate::report::now());
     Ok(())
 }

@@ -64,8 +64,8 @@ impl Quarantine for AnyEngine {
         each!(self, db => db.close_quarantine(roles).await)
     }
 
-    async fn open_quarantine(&mut self, roles: &[String]) -> Result<Vec<String>, ToolError> {
-        each!(self, db => db.open_quarantine(roles).await)
+    async fn open_quarantine(&mut self, reopen: &[String]) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.open_quarantine(reopen).await)
     }
 }
 

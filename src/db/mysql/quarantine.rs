@@ -63,6 +63,7 @@ impl Quarantine for Mysql {
                         )
                     })?;
                     closing.closed.push(format!("{account} locked"));
+                    closing.reopen.push(account.to_string());
                 }
             }
             let sessions: Vec<i64> = sqlx::query_scalar(
@@ -87,9 +88,9 @@ impl Quarantine for Mysql {
         Ok(closing)
     }
 
-    async fn open_quarantine(&mut self, roles: &[String]) -> Result<Vec<String>, ToolError> {
+    async fn open_quarantine(&mut self, reopen: &[String]) -> Result<Vec<String>, ToolError> {
         let mut opened = Vec::new();
-        for account in accounts(roles)? {
+        for account in accounts(reopen)? {
             if self.lock_state(&account).await? == Some(true) {
                 sqlx::raw_sql(AssertSqlSafe(format!(
                     "ALTER USER {} ACCOUNT UNLOCK",

@@ -74,6 +74,7 @@ impl Quarantine for Postgres {
                 )],
                 sessions_ended,
                 unsupported: None,
+                reopen: Vec::new(),
             });
         }
         // The grantees that hold CONNECT themselves, of PUBLIC and the roles.
@@ -121,10 +122,11 @@ impl Quarantine for Postgres {
                 .collect(),
             sessions_ended,
             unsupported: None,
+            reopen: Vec::new(),
         })
     }
 
-    async fn open_quarantine(&mut self, _roles: &[String]) -> Result<Vec<String>, ToolError> {
+    async fn open_quarantine(&mut self, _reopen: &[String]) -> Result<Vec<String>, ToolError> {
         let Some(revoked) = self.recorded_quarantine().await? else {
             return Ok(Vec::new());
         };

@@ -14,7 +14,7 @@ impl Quarantine for Sqlite {
         })
     }
 
-    async fn open_quarantine(&mut self, _roles: &[String]) -> Result<Vec<String>, ToolError> {
+    async fn open_quarantine(&mut self, _reopen: &[String]) -> Result<Vec<String>, ToolError> {
         Ok(Vec::new())
     }
 }
