@@ -108,3 +108,18 @@ fn a_failed_step_stops_the_pipeline_there() {
         "the failed sanitize changed nothing"
     );
 }
+
+#[test]
+fn sqlite_says_it_cannot_quarantine() {
+    let site = Refreshed::new();
+    let config = site.path("vault.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[quarantine]\nroles = [\"tester\"]\n")).unwrap();
+    let run = site.restore(&[]).expect(0);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("quarantine: "))
+        .unwrap_or_else(|| panic!("no quarantine line: {run:#?}"));
+    assert!(line.contains("SQLite has no accounts"), "{line}");
+}
