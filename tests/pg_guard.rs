@@ -285,4 +285,38 @@ fn without_a_production_url_a_note_says_what_the_guard_cannot_do() {
         .collect();
     assert_eq!(notes.len(), 1, "{run:#?}");
     assert!(notes[0].contains("url_env"), "{run:#?}");
+    assert!(notes[0].contains("--target-differs"), "{run:#?}");
+}
+
+#[test]
+fn a_production_host_pattern_matches_a_trailing_dot_and_an_ipv6_literal_without_a_port() {
+    // Needs no server: both are refused before any connection.
+    for (acceptance, production, hosts) in [
+        ("postgres://vault@PROD-DB./camis", None, "[\"prod-db\"]"),
+        (
+            "postgres://vault@[2001:db8::10]/camis",
+            None,
+            "[\"2001:db8::10\"]",
+        ),
+        (
+            "postgres://vault@[2001:DB8::10]/camis",
+            Some("postgres://vault@[2001:db8::10]:5432/camis"),
+            "[]",
+        ),
+    ] {
+        let mut site = Site::with_url(acceptance);
+        let production = format!(
+            "url = \"{}\"\n",
+            production.unwrap_or("postgres://vault@prod-elsewhere.invalid:5432/other")
+        );
+        site.configure(&format!(
+            "[production]\n{production}hosts = {hosts}\n{RULES}"
+        ));
+        site.set_acceptance_url(acceptance);
+        let run = site.capture().expect(4);
+        assert!(
+            run.error_line().contains("never writes to production"),
+            "{run:#?}"
+        );
+    }
 }

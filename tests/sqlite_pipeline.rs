@@ -114,7 +114,11 @@ fn sqlite_says_it_cannot_quarantine() {
     let site = Refreshed::new();
     let config = site.path("vault.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}\n[quarantine]\nroles = [\"tester\"]\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[quarantine]\nroles = [\"tester\"]\n"),
+    )
+    .unwrap();
     let run = site.restore(&[]).expect(0);
     let line = run
         .stdout

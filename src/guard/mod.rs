@@ -139,9 +139,9 @@ pub fn refuse_production_instance(
 /// can then use, and how to give it more.
 pub fn without_production_note(config: &Config) -> Option<String> {
     match &config.production {
-        Some(production) if production.url.is_some() || production.url_env.is_some() => None,
-        _ => Some(
-            "note: no [production] URL in the configuration: the production guard can only match [production].hosts and the vault's own database; add [production] url_env = \"PROD_DATABASE_URL\" so that vault can prove acceptance is not production".into(),
+        Some(_) => None,
+        None => Some(
+            "note: no [production] in the configuration: the production guard can only refuse a database other than the vault's own, and --target-differs lifts that; add [production] with url_env = \"PROD_DATABASE_URL\" (and hosts = [...]) so that vault can prove acceptance is not production".into(),
         ),
     }
 }
