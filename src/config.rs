@@ -228,6 +228,9 @@ impl Config {
             {
                 return Err(error(at, "`where` is empty; leave it out to keep all rows"));
             }
+            if let Some(filter) = &preserve.filter {
+                check_fragment(&at, "where", filter)?;
+            }
         }
         if let Some(grants) = &self.grants {
             for role in &grants.roles {
@@ -304,6 +307,15 @@ impl Config {
             {
                 check_name(&at, "column", column)?;
             }
+            if let Some(predicate) = &rule.delete_where {
+                check_fragment(&at, "delete_where", predicate)?;
+            }
+            if let Some(filter) = &rule.filter {
+                check_fragment(&at, "where", filter)?;
+            }
+            for (column, expression) in rule.set.iter().flatten() {
+                check_fragment(&at, &format!("set.{column}"), expression)?;
+            }
         }
         Ok(())
     }
@@ -368,6 +380,16 @@ fn check_endpoint(
         }
         _ => Ok(()),
     }
+}
+
+/// A `where`, `delete_where` or `set` fragment must be one SQL expression.
+fn check_fragment(at: &str, key: &str, text: &str) -> Result<(), ConfigError> {
+    crate::fragment::check_one_expression(text).map_err(|why| {
+        error(
+            at,
+            format!("`{key}` is not one SQL expression: {why}; write one condition or value, with no statement around it"),
+        )
+    })
 }
 
 fn check_name(at: &str, what: &str, name: &str) -> Result<(), ConfigError> {

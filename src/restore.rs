@@ -42,8 +42,7 @@ pub fn captured_tables(vault: &UnlockedVault) -> Result<Vec<(CapturedTable, u64)
         .iter()
         .filter(|entry| entry.metadata.get("kind").is_none())
         .map(|entry| {
-            serde_json::from_value::<CapturedTable>(entry.metadata.clone())
-                .map(|captured| (captured, entry.row_count))
+            let captured = serde_json::from_value::<CapturedTable>(entry.metadata.clone())
                 .map_err(|e| {
                     ToolError::new(
                         Exit::Problem,
@@ -53,7 +52,22 @@ pub fn captured_tables(vault: &UnlockedVault) -> Result<Vec<(CapturedTable, u64)
                         ),
                     )
                     .hint("restore only vaults written by `vault capture`")
-                })
+                })?;
+            // The recorded filter scopes the restore's deletes: it must be
+            // one expression, as the configuration's was.
+            if let Some(filter) = &captured.filter
+                && let Err(why) = crate::fragment::check_one_expression(filter)
+            {
+                return Err(ToolError::new(
+                    Exit::Problem,
+                    format!(
+                        "stream \"{}\" of the vault records a `where` that is not one SQL expression: {why}",
+                        entry.name
+                    ),
+                )
+                .hint("capture again with a `where` that is one condition"));
+            }
+            Ok((captured, entry.row_count))
         })
         .collect()
 }

@@ -404,3 +404,25 @@ fn a_table_that_refers_to_itself() {
     );
     assert_eq!(count(&site, "SELECT count(*) FROM staff"), 1);
 }
+
+#[test]
+fn a_fragment_that_carries_a_second_statement_is_refused() {
+    for (key, fragment) in [
+        ("delete_where", "0); DELETE FROM patient; SELECT (1"),
+        ("delete_where", "id = 1; DELETE FROM patient"),
+        ("set", "'x'; DELETE FROM patient"),
+    ] {
+        let rule = match key {
+            "set" => {
+                format!("[[sanitize]]\ntable = \"document\"\nset = {{ body = {fragment:?} }}\n")
+            }
+            _ => format!("[[sanitize]]\ntable = \"assessment\"\n{key} = {fragment:?}\n"),
+        };
+        let site = clinic(&rule);
+        let before = snapshot(&site.acceptance);
+        let run = sanitize(&site, &[]).expect(2);
+        assert_one_error(&run, &["sanitize[0]", "is not one SQL expression"]);
+        assert_unchanged(&site.acceptance, &before);
+        assert_eq!(count(&site, "SELECT count(*) FROM patient"), 3);
+    }
+}

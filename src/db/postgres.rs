@@ -114,7 +114,7 @@ impl Postgres {
                 let mut conn = self.options.connect().await?;
                 sqlx::raw_sql(SESSION_SETTINGS).execute(&mut conn).await?;
                 sqlx::raw_sql(AssertSqlSafe(format!(
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+                    "SET SESSION default_transaction_read_only = on; SET SESSION row_security = off; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
                 )))
                 .execute(&mut conn)
                 .await?;
@@ -338,6 +338,12 @@ impl Engine for Postgres {
     /// the extra readers of `capture_tables`.
     async fn begin_snapshot(&mut self) -> Result<(), ToolError> {
         const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+        // Read-only for the session too, so that no statement after a COMMIT
+        // could write; and every row, or an error, under row-level security.
+        self.execute(
+            "SET SESSION default_transaction_read_only = on; SET SESSION row_security = off",
+        )
+        .await?;
         self.execute(BEGIN).await?;
         let exported: Result<String, _> = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut self.conn)
@@ -498,26 +504,47 @@ async fn copy_out(
 ) -> Result<u64, ToolError> {
     let at = plan.table.to_string();
     let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let mut sql = format!(
-        "COPY (SELECT {} FROM {}",
+    let mut select = format!(
+        "SELECT {} FROM {}",
         columns.join(", "),
         qualified(&plan.table)
     );
     if let Some(filter) = &plan.filter {
-        sql.push_str(&format!(" WHERE ({filter})"));
+        select.push_str(&format!(" WHERE ({filter})"));
     }
     if !plan.key.is_empty() {
         let key: Vec<String> = plan.key.iter().map(|k| quote_ident(k)).collect();
-        sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
+        select.push_str(&format!(" ORDER BY {}", key.join(", ")));
     }
-    sql.push_str(") TO STDOUT");
-    let filtered = |e| {
+    let filtered = |e: sqlx::Error| {
+        let hidden_by_policy = e
+            .as_database_error()
+            .is_some_and(|d| d.message().contains("row-level security"));
         let error = pg_error(&at, e);
         match &plan.filter {
+            _ if hidden_by_policy => ToolError {
+                message: format!(
+                    "{}: row-level security policies hide rows of this table from the capturing user, and a vault with some of its rows would delete the others at restore",
+                    error.message
+                ),
+                ..error
+            }
+            .hint("capture as the table's owner or as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS), as pg_dump needs"),
             Some(_) => error.hint("check the table's `where` in the configuration"),
             None => error,
         }
     };
+    // COPY goes through the simple-query protocol, which runs every
+    // statement of its text: the query is first prepared alone through
+    // the extended protocol, which takes one statement and no more.
+    if plan.filter.is_some() {
+        sqlx::query(AssertSqlSafe(format!("{select} LIMIT 0")))
+            .persistent(false)
+            .execute(&mut *conn)
+            .await
+            .map_err(filtered)?;
+    }
+    let sql = format!("COPY ({select}) TO STDOUT");
     let mut copy = conn.copy_out_raw(&sql).await.map_err(filtered)?;
     let mut rows = 0u64;
     while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {

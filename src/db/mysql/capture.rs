@@ -145,6 +145,36 @@ pub(super) async fn capture_rows(
     cancel: &AtomicBool,
 ) -> Result<u64, ToolError> {
     let at = plan.table.to_string();
+    // information_schema lists only the columns the account may read: a
+    // column privilege would leave the others out of the vault unseen.
+    // Reading every column proves that none is hidden.
+    let every_column = format!(
+        "SELECT * FROM {}.{} LIMIT 0",
+        quote_ident(schema),
+        quote_ident(&plan.table.name)
+    );
+    if let Err(e) = sqlx::query(AssertSqlSafe(every_column))
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+    {
+        let denied = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "42000");
+        let error = mysql_error(&at, e);
+        return Err(match denied {
+            true => ToolError {
+                message: format!(
+                    "{}: the capturing account may not read every column of this table, and a vault without them would lose them at restore",
+                    error.message
+                ),
+                ..error
+            }
+            .hint("capture as an account with SELECT on the whole table"),
+            false => error,
+        });
+    }
     let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let mut sql = format!(
         "SELECT {} FROM {}.{}",

@@ -224,7 +224,14 @@ pub(super) async fn clear_scope(
     if !conditions.is_empty() {
         sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
-    run(conn, &at, sql).await
+    // The recorded filter goes only through a prepared statement: one
+    // statement, whatever the text holds.
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| mysql_error(&at, e))?;
+    Ok(done.rows_affected())
 }
 
 /// Loads one table with its mode: straight from the stream, or from its
@@ -306,7 +313,12 @@ fn key_match(table: &str, captured: &CapturedTable) -> String {
     captured
         .key
         .iter()
-        .map(|k| format!("{table}.{k} = vault_stage.{k}", k = quote_ident(k)))
+        .map(|k| {
+            // NULL matches NULL in a key (as the docs promise).
+            let nullable = captured.columns.iter().any(|c| &c.name == k && c.nullable);
+            let equals = if nullable { "<=>" } else { "=" };
+            format!("{table}.{k} {equals} vault_stage.{k}", k = quote_ident(k))
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }

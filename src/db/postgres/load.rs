@@ -458,7 +458,13 @@ fn key_match(table: &str, captured: &CapturedTable, staged: &Staged) -> String {
                 .iter()
                 .position(|c| &c.name == k)
                 .expect("the key is among the captured columns");
-            format!("{table}.{} = {}", quote_ident(k), staged.exprs[i])
+            // NULL matches NULL in a key (as the docs promise); `=` where
+            // the column cannot hold NULL, so that joins can hash.
+            let equals = match captured.columns[i].nullable {
+                true => "IS NOT DISTINCT FROM",
+                false => "=",
+            };
+            format!("{table}.{} {equals} {}", quote_ident(k), staged.exprs[i])
         })
         .collect::<Vec<_>>()
         .join(" AND ")
