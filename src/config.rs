@@ -475,11 +475,10 @@ impl DatabaseUrl {
                 ));
             }
         };
-        let redacted = match engine {
-            EngineKind::Sqlite => text.to_owned(),
+        let (redacted, password) = match engine {
+            EngineKind::Sqlite => (text.to_owned(), false),
             _ => redact_userinfo(scheme, rest)?,
         };
-        let password = engine != EngineKind::Sqlite && redacted != text;
         let full = if scheme.eq_ignore_ascii_case("mariadb") {
             format!("mysql:{rest}")
         } else {
@@ -526,33 +525,39 @@ impl fmt::Display for DatabaseUrl {
 
 /// Replaces the password in `scheme://user:password@host/...` and in a
 /// `password=` query parameter.
-fn redact_userinfo(scheme: &str, rest: &str) -> Result<String, String> {
-    let after = rest
-        .strip_prefix("//")
-        .ok_or_else(|| format!("expected {scheme}://host/database"))?;
-    let authority_end = after.find(['/', '?']).unwrap_or(after.len());
-    let (authority, tail) = after.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    Ok(format!("{scheme}://{authority}{tail}"))
+/// The URL with its password replaced by `***`, and whether it held one.
+fn redact_userinfo(scheme: &str, rest: &str) -> Result<(String, bool), String> {
+    if !rest.starts_with("//") {
+        return Err(format!("expected {scheme}://host/database"));
+    }
+    // A real URL parser, as the driver's: a password holding `/`, `?`, `#`
+    // or `@` is not mistaken for the path. A URL that does not parse is
+    // never echoed, since it may hold a password.
+    let mut parsed = url::Url::parse(&format!("{scheme}:{rest}")).map_err(|e| {
+        format!(
+            "it does not parse as a URL ({e}); a password that holds / ? # @ : or % must be percent-encoded (%2F %3F %23 %40 %3A %25)"
+        )
+    })?;
+    let mut password = parsed.password().is_some();
+    if password {
+        parsed
+            .set_password(Some("***"))
+            .map_err(|()| format!("expected {scheme}://user:password@host/database"))?;
+    }
+    if let Some(query) = parsed.query().map(str::to_owned) {
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => {
+                    password = true;
+                    format!("{k}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        parsed.set_query(Some(&redacted.join("&")));
+    }
+    Ok((parsed.to_string(), password))
 }
 
 #[cfg(test)]
@@ -613,6 +618,28 @@ mod tests {
         );
         assert!(parse_err(&format!("{base}[[sanitize]]\ntable = \"t\"\n")).contains("one action"));
         assert!(parse_err(&format!("{base}[[preserve]]\ntable = \"a.b.c\"\n")).contains("a.b.c"));
+    }
+
+    #[test]
+    fn passwords_holding_url_delimiters_are_redacted_or_never_echoed() {
+        for (text, shown) in [
+            ("postgres://app:pa%2Fss%3Fw@db:5432/camis", "postgres://app:***@db:5432/camis"),
+            ("mysql://app:x%40y%23z@db/camis", "mysql://app:***@db/camis"),
+        ] {
+            let url = DatabaseUrl::parse(text).unwrap();
+            assert_eq!(url.redacted(), shown);
+            assert!(url.has_password());
+        }
+        // Unencoded, the URL does not parse; the error holds no part of it.
+        for text in [
+            "postgres://app:pa/S3CRET@db:5432/camis",
+            "postgres://app:pa?S3CRET@db/camis",
+            "mysql://app:pa#S3CRET@db/camis",
+        ] {
+            let error = DatabaseUrl::parse(text).unwrap_err();
+            assert!(!error.contains("S3CRET"), "{error}");
+            assert!(error.contains("percent-encoded"), "{error}");
+        }
     }
 
     #[test]

@@ -343,6 +343,17 @@ set = { email = "no_such_function(id)" }
     assert_error(&run, &["sanitize rule 2", "error 1406", "rolled back"]);
     assert!(!run.stderr.contains("mail.example"), "{run:#?}");
     assert_eq!(state(&db), before);
+
+    // A function that quotes the value it could not read (1411): the
+    // number, never the value.
+    site.configure(
+        "[[sanitize]]\ntable = \"patient\"\nset = { phone = \"DATE_FORMAT(STR_TO_DATE(name, '%Y-%m-%d'), '%Y')\" }\n",
+    );
+    let run = sanitize(&site, &[]).expect(1);
+    assert_error(&run, &["sanitize rule 1", "error 1411", "rolled back"]);
+    assert!(!run.stderr.contains("Ann"), "{run:#?}");
+    assert!(!run.stderr.contains("Patient 3"), "{run:#?}");
+    assert_eq!(state(&db), before);
 }
 
 #[test]

@@ -196,19 +196,32 @@ pub(crate) fn describe_error(error: &sqlx::Error) -> String {
     else {
         return error.to_string();
     };
-    // 1062 duplicate entry, 1264 out of range, 1265 data truncated, 1292
-    // incorrect value, 1366 incorrect string/integer value, 1406 data too
-    // long, 1586 duplicate entry for key, 3140 invalid JSON, 4025 CHECK failed.
-    const VALUE_ERRORS: [u16; 9] = [1062, 1264, 1265, 1292, 1366, 1406, 1586, 3140, 4025];
-    if VALUE_ERRORS.contains(&db.number()) {
-        return format!(
-            "a value does not fit (error {}, SQLSTATE {}; the value is not shown)",
-            db.number(),
-            db.code().unwrap_or("HY000")
-        );
+    // Only errors known to quote no value are shown as the server words
+    // them: a value error (1292, 1366, 1411, ...) quotes the row's value,
+    // and a syntax error quotes the statement from the failing point.
+    if VALUE_FREE_ERRORS.contains(&db.number()) {
+        return db.message().to_owned();
     }
-    db.message().to_owned()
+    format!(
+        "error {} (SQLSTATE {}); its text is not shown, as it may quote a value of the data (the server's manual or `perror {}` explains the number)",
+        db.number(),
+        db.code().unwrap_or("HY000"),
+        db.number()
+    )
 }
+
+/// Server errors whose text names objects, accounts or privileges only,
+/// never a value: access denied (1044, 1045, 1142, 1143, 1227, 1370),
+/// unknown or existing objects (1046, 1049, 1050, 1051, 1054, 1091, 1146,
+/// 1305, 1356, 1359, 1360, 1449), a column that needs a value (1048, 1364),
+/// locks and deadlocks (1205, 1213), foreign keys (1216, 1217, 1451, 1452),
+/// interrupted (1317), accounts (1396, 1133, 1141), read-only (1290, 1792,
+/// 1836), and lost or closed sessions (1927, 4031).
+const VALUE_FREE_ERRORS: [u16; 36] = [
+    1044, 1045, 1142, 1143, 1227, 1370, 1046, 1049, 1050, 1051, 1054, 1091, 1146, 1305, 1356,
+    1359, 1360, 1449, 1048, 1364, 1205, 1213, 1216, 1217, 1451, 1452, 1317, 1396, 1133, 1141,
+    1290, 1792, 1836, 1927, 4031, 1419,
+];
 
 impl Engine for Mysql {
     fn kind(&self) -> EngineKind {
