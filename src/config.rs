@@ -623,7 +623,10 @@ mod tests {
     #[test]
     fn passwords_holding_url_delimiters_are_redacted_or_never_echoed() {
         for (text, shown) in [
-            ("postgres://app:pa%2Fss%3Fw@db:5432/camis", "postgres://app:***@db:5432/camis"),
+            (
+                "postgres://app:pa%2Fss%3Fw@db:5432/camis",
+                "postgres://app:***@db:5432/camis",
+            ),
             ("mysql://app:x%40y%23z@db/camis", "mysql://app:***@db/camis"),
         ] {
             let url = DatabaseUrl::parse(text).unwrap();

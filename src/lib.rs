@@ -21,6 +21,7 @@ pub mod keys;
 pub mod links;
 pub mod progress;
 pub mod quarantine;
+pub mod redact;
 pub mod report;
 pub mod restore;
 pub mod rowcodec;

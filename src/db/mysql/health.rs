@@ -153,7 +153,7 @@ async fn events(
             _ => kind.to_ascii_lowercase(),
         };
         // A literal may be a patient's data or a password: not shown.
-        let body = mask_literals(&body)
+        let body = crate::redact::mask_values(&body, crate::redact::Dialect::Mysql)
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -190,45 +190,4 @@ async fn events(
         );
     }
     Ok(())
-}
-
-/// The text with every string literal's content replaced by `...`
-/// (quoted names, in backquotes, are kept).
-fn mask_literals(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '\'' && c != '"' {
-            continue;
-        }
-        while let Some(inner) = chars.next() {
-            if inner == '\\' {
-                chars.next();
-            } else if inner == c {
-                if chars.peek() == Some(&c) {
-                    chars.next();
-                    continue;
-                }
-                break;
-            }
-        }
-        out.push_str("...");
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_bodies_are_shown_without_their_literals() {
-        assert_eq!(
-            mask_literals("DELETE FROM `p` WHERE mrn = '12''3\\'4' OR name = \"Ann\""),
-            "DELETE FROM `p` WHERE mrn = '...' OR name = \"...\""
-        );
-        assert_eq!(mask_literals("CALL purge(30)"), "CALL purge(30)");
-    }
 }

@@ -243,15 +243,13 @@ async fn scheduled_jobs(conn: &mut PgConnection, out: &mut Inspection) -> Result
             job.get(5),
         );
         let command: String = job.get(6);
-        // A command may hold a connection string: its password is not shown.
-        let command: String = command
-            .split_whitespace()
-            .map(|word| match word.to_ascii_lowercase().find("password=") {
-                Some(at) => format!("{}***", &word[..at + "password=".len()]),
-                None => word.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+        // A command may hold a connection string or a patient's data: its
+        // literals and passwords are not shown.
+        let command: String =
+            crate::redact::mask_values(&command, crate::redact::Dialect::Postgres)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
         let shown: String = command.chars().take(80).collect();
         out.findings.push(
             Finding::new(
