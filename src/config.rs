@@ -126,6 +126,8 @@ pub struct SanitizeRule {
     #[serde(rename = "where")]
     pub filter: Option<String>,
     pub cascade: Option<bool>,
+    /// On MariaDB/MySQL, whose triggers cannot be kept quiet: let them run.
+    pub allow_triggers: Option<bool>,
 }
 
 /// A configuration problem: the key or table it concerns, and what to do.

@@ -125,6 +125,17 @@ pub trait Sanitizer {
     async fn refresh_matview(&mut self, _view: &TableName) -> Result<(), ToolError> {
         Ok(())
     }
+
+    /// The enabled user triggers on `tables`, each as `table: trigger`.
+    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError>;
+
+    /// Inside the sanitize transaction, keeps the user triggers of `tables`
+    /// from firing until [`Sanitizer::wake_triggers`]; `false` when the
+    /// engine cannot (MariaDB/MySQL).
+    async fn quiet_triggers(&mut self, tables: &[TableName]) -> Result<bool, ToolError>;
+
+    /// Puts back what `quiet_triggers` quieted, before the commit.
+    async fn wake_triggers(&mut self) -> Result<(), ToolError>;
 }
 
 /// What happened to rows of another table because a rule deleted rows.
@@ -159,6 +170,13 @@ pub struct SanitizeSummary {
     pub rules: Vec<RuleOutcome>,
     /// Materialized views refreshed (would be, in a dry run), schema-qualified.
     pub refreshed: Vec<String>,
+    /// The user triggers of the sanitized tables and the tables that refer
+    /// to them (`table: trigger`): kept quiet during the sanitize, so that
+    /// none copies what it removes; on MariaDB/MySQL, allowed to run by
+    /// the rules' `allow_triggers`.
+    pub triggers: Vec<String>,
+    /// Whether the triggers were kept quiet (false on MariaDB/MySQL).
+    pub triggers_quiet: bool,
 }
 
 /// One rule's verification count.
@@ -275,8 +293,29 @@ pub async fn sanitize<S: Sanitizer>(
     dry_run: bool,
 ) -> Result<SanitizeSummary, ToolError> {
     check_rules(db, config).await?;
+    let tables = reached_tables(db, config).await?;
+    let triggers = db.user_triggers(&tables).await?;
     db.begin_sanitize().await?;
-    let applied = apply(db, config, dry_run).await;
+    let quiet = match triggers.is_empty() {
+        true => Ok(true),
+        false => db.quiet_triggers(&tables).await,
+    };
+    let applied = match quiet {
+        Ok(false) => refuse_running_triggers(config, &triggers).map(|()| false),
+        other => other,
+    };
+    let applied = match applied {
+        Ok(quieted) => apply(db, config, dry_run).await.map(|mut summary| {
+            summary.triggers = triggers;
+            summary.triggers_quiet = quieted;
+            summary
+        }),
+        Err(e) => Err(e),
+    };
+    let applied = match applied {
+        Ok(summary) => db.wake_triggers().await.map(|()| summary),
+        Err(e) => Err(e),
+    };
     match applied {
         Ok(summary) => {
             if let Err(e) = db.end_transaction(!dry_run).await {
@@ -389,7 +428,63 @@ async fn apply<S: Sanitizer>(
         dry_run,
         rules,
         refreshed,
+        triggers: Vec::new(),
+        triggers_quiet: true,
     })
+}
+
+/// The sanitized tables and, through foreign keys, every table that refers
+/// to them: the tables a rule's deletes may reach.
+async fn reached_tables<S: Sanitizer>(
+    db: &mut S,
+    config: &Config,
+) -> Result<Vec<TableName>, ToolError> {
+    let mut reached: Vec<TableName> = Vec::new();
+    let mut queue: Vec<TableName> = config
+        .sanitize
+        .iter()
+        .map(|rule| TableName::parse(&rule.table))
+        .collect();
+    while let Some(table) = queue.pop() {
+        if reached.contains(&table) {
+            continue;
+        }
+        for key in db.referencing_keys(&table).await? {
+            queue.push(key.child);
+        }
+        reached.push(table);
+    }
+    Ok(reached)
+}
+
+/// Where triggers cannot be kept quiet, a sanitize runs them only when
+/// every rule allows it: a trigger may copy the values it removes.
+fn refuse_running_triggers(config: &Config, triggers: &[String]) -> Result<(), ToolError> {
+    let unallowed: Vec<usize> = config
+        .sanitize
+        .iter()
+        .enumerate()
+        .filter(|(_, rule)| rule.allow_triggers != Some(true))
+        .map(|(i, _)| i + 1)
+        .collect();
+    if unallowed.is_empty() {
+        return Ok(());
+    }
+    Err(ToolError::new(
+        Exit::Problem,
+        format!(
+            "triggers would run during the sanitize and may copy what it removes: {}; this engine cannot keep them quiet, so nothing was sanitized",
+            triggers.join(", ")
+        ),
+    )
+    .hint(format!(
+        "check what each trigger does; when none copies data, set allow_triggers = true on sanitize rule(s) {}, or drop the triggers",
+        unallowed
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// `(filter) AND ` or nothing.
@@ -454,5 +549,17 @@ impl Sanitizer for AnyEngine {
 
     async fn refresh_matview(&mut self, view: &TableName) -> Result<(), ToolError> {
         crate::db::any::each!(self, db => db.refresh_matview(view).await)
+    }
+
+    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
+        crate::db::any::each!(self, db => db.user_triggers(tables).await)
+    }
+
+    async fn quiet_triggers(&mut self, tables: &[TableName]) -> Result<bool, ToolError> {
+        crate::db::any::each!(self, db => db.quiet_triggers(tables).await)
+    }
+
+    async fn wake_triggers(&mut self) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.wake_triggers().await)
     }
 }

@@ -133,5 +133,12 @@ pub(crate) fn print(
         };
         writeln!(out, "  {verb} materialized view {view}")?;
     }
+    if !summary.triggers.is_empty() {
+        let how = match summary.triggers_quiet {
+            true => "kept quiet during the sanitize (no copy of what it removed)",
+            false => "ran during the sanitize (allow_triggers = true)",
+        };
+        writeln!(out, "  triggers {how}: {}", summary.triggers.join(", "))?;
+    }
     Ok(())
 }

@@ -66,6 +66,9 @@ pub struct Postgres {
     /// Extra connections reading in the capture snapshot.
     readers: Vec<PgConnection>,
     restore: load::RestoreState,
+    /// Triggers a sanitize keeps quiet: table (quoted), trigger, and how
+    /// it was enabled (`pg_trigger.tgenabled`).
+    quieted: Vec<(String, String, String)>,
 }
 
 impl Postgres {
@@ -99,6 +102,7 @@ impl Postgres {
             snapshot: None,
             readers: Vec::new(),
             restore: load::RestoreState::default(),
+            quieted: Vec::new(),
         })
     }
 

@@ -66,6 +66,63 @@ impl Sqlite {
         })
     }
 
+    /// The triggers of `tables`: `(table, name, sql)`.
+    async fn triggers_of(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<(TableName, String, String)>, ToolError> {
+        let mut found = Vec::new();
+        for table in tables {
+            let triggers = sqlx::query(AssertSqlSafe(format!(
+                "SELECT name, sql FROM {}.sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1 ORDER BY name",
+                quote_ident(schema_of(table))
+            )))
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| query_error(&table.to_string(), e))?;
+            for trigger in triggers {
+                let name: String = trigger.get(0);
+                // The same table may be reached by two spellings.
+                let seen = found
+                    .iter()
+                    .any(|(t, n, _)| n == &name && schema_of(t) == schema_of(table));
+                if !seen {
+                    found.push((table.clone(), name, trigger.get(1)));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// SQLite cannot switch triggers off for a session. Its DDL is
+    /// transactional, so inside the open transaction the triggers of
+    /// `tables` are dropped, kept in `saved_triggers`, and created again by
+    /// [`Sqlite::recreate_triggers`] before it commits.
+    async fn drop_triggers(&mut self, tables: &[TableName]) -> Result<(), ToolError> {
+        self.saved_triggers.clear();
+        for (table, name, sql) in self.triggers_of(tables).await? {
+            let drop = format!(
+                "DROP TRIGGER {}.{}",
+                quote_ident(schema_of(&table)),
+                quote_ident(&name)
+            );
+            self.execute(&drop).await?;
+            self.saved_triggers
+                .push((schema_of(&table).to_owned(), sql));
+        }
+        Ok(())
+    }
+
+    /// Creates again what [`Sqlite::drop_triggers`] dropped.
+    async fn recreate_triggers(&mut self) -> Result<(), ToolError> {
+        let triggers = std::mem::take(&mut self.saved_triggers);
+        for (_schema, sql) in &triggers {
+            self.execute(sql).await?;
+        }
+        Ok(())
+    }
+
     /// Runs statements that return nothing.
     async fn execute(&mut self, sql: &str) -> Result<(), ToolError> {
         sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
@@ -224,29 +281,8 @@ impl Engine for Sqlite {
         // SQLite cannot switch triggers off for a session. Its DDL is
         // transactional, so the restored tables' triggers are dropped inside
         // the restore transaction and created again before it commits.
-        self.saved_triggers.clear();
-        for table in tables {
-            let triggers = sqlx::query(AssertSqlSafe(format!(
-                "SELECT name, sql FROM {}.sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1",
-                quote_ident(schema_of(&table.name))
-            )))
-            .bind(&table.name.name)
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(|e| query_error(&table.name.to_string(), e))?;
-            for trigger in triggers {
-                let (name, sql): (String, String) = (trigger.get(0), trigger.get(1));
-                let drop = format!(
-                    "DROP TRIGGER {}.{}",
-                    quote_ident(schema_of(&table.name)),
-                    quote_ident(&name)
-                );
-                self.execute(&drop).await?;
-                self.saved_triggers
-                    .push((schema_of(&table.name).to_owned(), sql));
-            }
-        }
-        Ok(())
+        let names: Vec<TableName> = tables.iter().map(|t| t.name.clone()).collect();
+        self.drop_triggers(&names).await
     }
 
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
@@ -429,10 +465,7 @@ impl Engine for Sqlite {
             }
             check_references(&mut self.conn, table).await?;
         }
-        let triggers = std::mem::take(&mut self.saved_triggers);
-        for (_schema, sql) in &triggers {
-            self.execute(sql).await?;
-        }
+        self.recreate_triggers().await?;
         if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
             // A deferred foreign key fails the COMMIT and leaves the
             // transaction open: name a table whose rows lost their parent.

@@ -251,6 +251,11 @@ fn section_sanitize(out: &mut Vec<Block>, sanitize: Option<&Value>, verify: Opti
     });
     if let Some(sanitize) = sanitize {
         list(out, "Materialized views refreshed:", sanitize, "refreshed");
+        let title = match sanitize["triggers_quiet"].as_bool() {
+            Some(false) => "Triggers that ran during the sanitize (allow_triggers = true):",
+            _ => "Triggers kept quiet during the sanitize:",
+        };
+        list(out, title, sanitize, "triggers");
     }
 }
 

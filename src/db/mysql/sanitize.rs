@@ -61,6 +61,36 @@ const CLOCK_WORDS: &[&str] = &[
 ];
 
 impl Sanitizer for Mysql {
+    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
+        let mut found = Vec::new();
+        for table in tables {
+            let schema = self.schema_of(table).to_owned();
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT CAST(trigger_name AS CHAR) FROM information_schema.triggers
+                 WHERE event_object_schema = ? AND event_object_table = ? ORDER BY 1",
+            )
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error(&table.to_string(), e))?;
+            found.extend(names.into_iter().map(|n| format!("{}: {n}", table.name)));
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// MariaDB and MySQL cannot switch a trigger off; dropping it would
+    /// commit (DDL), so the triggers run, if the rules allow them.
+    async fn quiet_triggers(&mut self, _tables: &[TableName]) -> Result<bool, ToolError> {
+        Ok(false)
+    }
+
+    async fn wake_triggers(&mut self) -> Result<(), ToolError> {
+        Ok(())
+    }
+
     /// MySQL and MariaDB have no `IS DISTINCT FROM`; `<=>` is their
     /// null-safe equality.
     fn differs_sql(&self, column: &str, expression: &str) -> String {

@@ -61,7 +61,87 @@ const MATVIEWS: &str = "WITH RECURSIVE dependent(oid, depth) AS (
  GROUP BY 1, 2
  ORDER BY max(d.depth), 1, 2";
 
+/// The enabled user triggers of the tables: table (quoted), trigger, mode.
+async fn enabled_user_triggers(
+    db: &mut Postgres,
+    tables: &[TableName],
+) -> Result<Vec<(String, String, String)>, ToolError> {
+    let mut found = Vec::new();
+    for table in tables {
+        let rows = sqlx::query(
+            "SELECT t.tgname::text, t.tgenabled::text
+             FROM pg_catalog.pg_trigger t
+             JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2 AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+             ORDER BY 1",
+        )
+        .bind(schema_of(table))
+        .bind(&table.name)
+        .fetch_all(&mut db.conn)
+        .await
+        .map_err(|e| pg_error(&table.to_string(), e))?;
+        for row in rows {
+            found.push((qualified(table), row.get(0), row.get(1)));
+        }
+    }
+    // The same table may be reached by two spellings.
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
 impl Sanitizer for Postgres {
+    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
+        let mut shown = Vec::new();
+        for table in tables {
+            let name = format!("{}.{}", schema_of(table), table.name);
+            for (_, trigger, _) in enabled_user_triggers(self, std::slice::from_ref(table)).await? {
+                shown.push(format!("{name}: {trigger}"));
+            }
+        }
+        shown.sort();
+        shown.dedup();
+        Ok(shown)
+    }
+
+    /// `ALTER TABLE ... DISABLE TRIGGER` for each enabled user trigger,
+    /// inside the sanitize transaction: a failure rolls it back with the
+    /// rest. Foreign-key actions are internal triggers and still run.
+    async fn quiet_triggers(&mut self, tables: &[TableName]) -> Result<bool, ToolError> {
+        self.quieted = enabled_user_triggers(self, tables).await?;
+        for (table, trigger, _) in self.quieted.clone() {
+            execute(
+                &mut self.conn,
+                &format!(
+                    "ALTER TABLE {table} DISABLE TRIGGER {}",
+                    crate::db::quote_ident(&trigger)
+                ),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    async fn wake_triggers(&mut self) -> Result<(), ToolError> {
+        for (table, trigger, mode) in std::mem::take(&mut self.quieted) {
+            let enable = match mode.as_str() {
+                "A" => "ENABLE ALWAYS TRIGGER",
+                "R" => "ENABLE REPLICA TRIGGER",
+                _ => "ENABLE TRIGGER",
+            };
+            execute(
+                &mut self.conn,
+                &format!(
+                    "ALTER TABLE {table} {enable} {}",
+                    crate::db::quote_ident(&trigger)
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     fn table_sql(&self, table: &TableName) -> String {
         qualified(table)
     }

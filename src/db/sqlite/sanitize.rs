@@ -33,6 +33,28 @@ const CLOCK_FUNCTIONS: &[&str] = &[
 const CLOCK_WORDS: &[&str] = &["current_date", "current_time", "current_timestamp"];
 
 impl Sanitizer for Sqlite {
+    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
+        let mut found: Vec<String> = self
+            .triggers_of(tables)
+            .await?
+            .into_iter()
+            .map(|(table, name, _)| format!("{}: {name}", table.name))
+            .collect();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Dropped inside the sanitize transaction, created again before it
+    /// commits (a rollback brings them back by itself).
+    async fn quiet_triggers(&mut self, tables: &[TableName]) -> Result<bool, ToolError> {
+        self.drop_triggers(tables).await?;
+        Ok(true)
+    }
+
+    async fn wake_triggers(&mut self) -> Result<(), ToolError> {
+        self.recreate_triggers().await
+    }
+
     fn table_sql(&self, table: &TableName) -> String {
         quote_table(table)
     }
