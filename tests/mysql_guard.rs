@@ -23,6 +23,7 @@ table = \"app_user\"
 [[sanitize]]
 table = \"patient\"
 delete_all = true
+allow_triggers = true
 ";
 
 struct Setup {
