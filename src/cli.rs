@@ -153,6 +153,10 @@ pub struct CompareArgs {
     /// Print the differences as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show the keys of differing rows instead of their digests: on a
+    /// terminal only (never piped, redirected or in JSON).
+    #[arg(long, conflicts_with = "json")]
+    pub show_keys: bool,
 }
 
 #[derive(Debug, Args)]

@@ -89,31 +89,53 @@ fn dollar_string(chars: &[char], start: usize) -> Option<(String, usize)> {
     Some((tag, end))
 }
 
+/// `scheme://user:password@` and `password=value` with the password
+/// masked; everything else as it is.
+pub fn mask_secrets(text: &str) -> String {
+    mask_credentials(text)
+}
+
 /// `scheme://user:password@` and `password=value` with the password masked.
 fn mask_credentials(text: &str) -> String {
-    let words: Vec<String> = text
-        .split(' ')
-        .map(|word| {
-            let lower = word.to_ascii_lowercase();
-            if let Some(at) = lower.find("password=") {
-                return format!("{}***", &word[..at + "password=".len()]);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let next_key = lower
+            .find("password=")
+            .map(|at| (at, at + "password=".len()));
+        let next_uri = lower.find("://").and_then(|scheme_end| {
+            let authority = &rest[scheme_end + 3..];
+            let end = authority
+                .find(|c: char| c.is_whitespace() || matches!(c, '/' | '\'' | '"' | ',' | '}'))
+                .unwrap_or(authority.len());
+            let at = authority[..end].rfind('@')?;
+            let colon = authority[..at].find(':')?;
+            Some((scheme_end + 3 + colon + 1, scheme_end + 3 + at))
+        });
+        match (next_key, next_uri) {
+            (Some((_, value)), uri) if uri.is_none_or(|(start, _)| value <= start) => {
+                out.push_str(&rest[..value]);
+                out.push_str("***");
+                let tail = &rest[value..];
+                let end = tail
+                    .find(|c: char| {
+                        c.is_whitespace() || matches!(c, ',' | '}' | ')' | '\'' | '"' | '&' | ';')
+                    })
+                    .unwrap_or(tail.len());
+                rest = &tail[end..];
             }
-            if let Some(scheme_end) = word.find("://")
-                && let Some(at) = word[scheme_end + 3..].find('@')
-            {
-                let userinfo = &word[scheme_end + 3..scheme_end + 3 + at];
-                if let Some((user, _)) = userinfo.split_once(':') {
-                    return format!(
-                        "{}{user}:***{}",
-                        &word[..scheme_end + 3],
-                        &word[scheme_end + 3 + at..]
-                    );
-                }
+            (_, Some((start, end))) => {
+                out.push_str(&rest[..start]);
+                out.push_str("***");
+                rest = &rest[end..];
             }
-            word.to_owned()
-        })
-        .collect();
-    words.join(" ")
+            _ => {
+                out.push_str(rest);
+                return out;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +168,10 @@ mod tests {
                 Dialect::Postgres
             ),
             "COPY x TO PROGRAM curl postgres://app:***@prod/db password=***"
+        );
+        assert_eq!(
+            mask_secrets("{host=prod,password=s3cret,port=5432} mysql://u:p%40ss@h/x"),
+            "{host=prod,password=***,port=5432} mysql://u:***@h/x"
         );
     }
 }

@@ -405,7 +405,11 @@ INSERT INTO other VALUES (1);
         .unwrap();
     assert_eq!(other["class"], "unexpected");
     assert_eq!(other["data"]["extra"], 1);
-    assert_eq!(other["data"]["sample_keys"][0], "(2)");
+    // Keys reach the JSON only as keyed digests.
+    assert!(other["data"].get("sample_keys").is_none(), "{other:#}");
+    let digest = other["data"]["sample_key_digests"][0].as_str().unwrap();
+    assert!(digest.starts_with("k:") && digest.len() == 18, "{digest}");
+    assert!(!run.stdout.contains("\"(2)\""), "{}", run.stdout);
     assert!(!run.stdout.contains("prod-user") && !run.stdout.contains("secret"));
 
     // Without [production]: exit 2 and a clear message.

@@ -61,3 +61,63 @@ fn the_report_never_holds_the_urls_password() {
     site.vault_with(&["report", "verify", s(&dir), "--key-file", s(&site.key)])
         .expect(0);
 }
+
+#[test]
+fn the_report_holds_no_row_key_no_body_and_no_secret_and_only_its_owner_reads_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(server) =
+        server("the_report_holds_no_row_key_no_body_and_no_secret_and_only_its_owner_reads_it")
+    else {
+        return;
+    };
+    const KEY: &str = "987654321";
+    const SECRET: &str = "Dbl1nk-S3cret";
+    let production = server.database("report_prod");
+    production.exec(&format!(
+        "CREATE TABLE app_user (id int PRIMARY KEY, login text NOT NULL);
+         INSERT INTO app_user VALUES (1, 'prod.one');
+         CREATE FUNCTION sync() RETURNS text LANGUAGE sql AS $$ SELECT 'host=prod password={SECRET}'::text $$;"
+    ));
+    let acceptance = server.database("report_acc");
+    acceptance.exec(&format!(
+        "CREATE TABLE app_user (id int PRIMARY KEY, login text NOT NULL);
+         INSERT INTO app_user VALUES (1, 'acc.one'), ({KEY}, 'acc.two');
+         CREATE FUNCTION sync() RETURNS text LANGUAGE sql AS $$ SELECT 'host=acc password={SECRET}-acc'::text $$;"
+    ));
+    let site = Site::new(&acceptance);
+    site.configure(&format!(
+        "[production]\nurl = \"{}\"\n\n[[preserve]]\ntable = \"app_user\"\n",
+        production.url()
+    ));
+    site.capture().expect(0);
+    let dir = site.dir.path().join("report");
+    let run = site.restore(&["--report-dir", s(&dir)]).expect(3);
+    assert!(run.stdout.contains("function"), "{run:#?}");
+    for output in [&run.stdout, &run.stderr] {
+        assert!(
+            !output.contains(KEY) && !output.contains(SECRET),
+            "{run:#?}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for name in ["report.json", "report.md", "report.html"] {
+        let path = dir.join(name);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{name}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(KEY), "{name} holds a row key:\n{text}");
+        assert!(!text.contains(SECRET), "{name} holds the secret:\n{text}");
+    }
+    let json = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    assert!(json.contains("\"k:"), "the JSON holds key digests:\n{json}");
+    assert!(
+        json.contains("sha256:"),
+        "the JSON holds the body's digest:\n{json}"
+    );
+}

@@ -1,6 +1,6 @@
 //! `vault compare`: compare acceptance with production (read-only on both) and print the differences as a table or JSON.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use crate::cli::CompareArgs;
 use crate::commands::capture::{load_config, text_env};
@@ -10,9 +10,20 @@ use crate::keys::EnvLookup;
 
 pub fn run(args: &CompareArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
+    if args.show_keys && !std::io::stdout().is_terminal() {
+        return Err(ToolError::usage(
+            "--show-keys prints the keys of differing rows, which only a terminal may show; the output here is piped or redirected",
+        )
+        .hint("run it on a terminal, or leave --show-keys out: the key digests match between runs of one vault's report only"));
+    }
     let env_text = text_env(env);
-    let summary =
+    let mut summary =
         crate::runtime()?.block_on(async { crate::compare::compare(&config, &env_text).await })?;
+    // A key of this run only: the digests tell rows apart within the output.
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut())
+        .map_err(|e| ToolError::failed(format!("no randomness for the key digests: {e}")))?;
+    summary.seal_keys(&key, args.show_keys);
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &summary)
             .map_err(|e| ToolError::failed(format!("cannot write the JSON: {e}")))?;
@@ -47,6 +58,11 @@ fn detail(d: &Difference) -> String {
             ));
             if !data.sample_keys.is_empty() {
                 text.push_str(&format!("; keys {}", data.sample_keys.join(" ")));
+            } else if !data.sample_key_digests.is_empty() {
+                text.push_str(&format!(
+                    "; key digests {}",
+                    data.sample_key_digests.join(" ")
+                ));
             }
         } else {
             text.push_str("; checksums differ (no primary key: counts and checksum only)");

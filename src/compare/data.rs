@@ -77,6 +77,7 @@ pub async fn compare_relation<E: Compare>(
         extra: 0,
         changed: 0,
         sample_keys: Vec::new(),
+        sample_key_digests: Vec::new(),
     };
     let mut difference = Difference::new("data", &relation.name, "rows");
     difference.table = Some(relation.name.clone());

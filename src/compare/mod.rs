@@ -187,8 +187,14 @@ pub struct DataDifference {
     pub missing: u64,
     pub extra: u64,
     pub changed: u64,
-    /// Up to ten keys of rows that differ, as text (keys only, never values).
+    /// Up to ten keys of rows that differ, as text: in memory only, for
+    /// `vault compare --show-keys` on a terminal; never serialized.
+    #[serde(skip)]
     pub sample_keys: Vec<String>,
+    /// The same keys as keyed digests (HMAC-SHA256 under a key of the run):
+    /// the same key gives the same digest on both sides and in every line,
+    /// and a reader without the key learns nothing of its value.
+    pub sample_key_digests: Vec<String>,
 }
 
 /// One difference between acceptance and production.
@@ -246,6 +252,27 @@ pub struct CompareSummary {
 }
 
 impl CompareSummary {
+    /// Replaces every sample key by its keyed digest under `key`; with
+    /// `keep_keys`, the keys stay in memory too (never in the JSON).
+    pub fn seal_keys(&mut self, key: &[u8; 32], keep_keys: bool) {
+        use hmac::{Hmac, Mac};
+        for data in self.differences.iter_mut().filter_map(|d| d.data.as_mut()) {
+            data.sample_key_digests = data
+                .sample_keys
+                .iter()
+                .map(|k| {
+                    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
+                        .expect("HMAC takes a key of any length");
+                    mac.update(k.as_bytes());
+                    format!("k:{}", &hex::encode(mac.finalize().into_bytes())[..16])
+                })
+                .collect();
+            if !keep_keys {
+                data.sample_keys.clear();
+            }
+        }
+    }
+
     pub fn expected(&self) -> usize {
         self.differences
             .iter()

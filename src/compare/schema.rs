@@ -27,8 +27,8 @@ pub fn diff(acceptance: &Snapshot, production: &Snapshot) -> Vec<Difference> {
                     let (av, pv) = (a.attrs.get(name), p.attrs.get(name));
                     if av != pv {
                         let mut d = one_side(a, name);
-                        d.acceptance = av.cloned();
-                        d.production = pv.cloned();
+                        d.acceptance = av.map(|v| shown(name, v));
+                        d.production = pv.map(|v| shown(name, v));
                         out.push(d);
                     }
                 }
@@ -41,6 +41,41 @@ pub fn diff(acceptance: &Snapshot, production: &Snapshot) -> Vec<Difference> {
         }
     }
     out
+}
+
+/// Attributes that hold code or options: a body, a view's query, a
+/// policy's condition, a server's options. Shown by digest only.
+const CODE_ATTRIBUTES: [&str; 12] = [
+    "body",
+    "definition",
+    "query",
+    "source",
+    "sql",
+    "using",
+    "with_check",
+    "condition",
+    "options",
+    "connection",
+    "action",
+    "check",
+];
+
+/// How an attribute's value is shown in the output and the report: a
+/// short one-line value as it is, its passwords masked; code, options, or
+/// anything long or over several lines by its digest only, since it may
+/// hold literals and secrets.
+fn shown(attribute: &str, value: &str) -> String {
+    use sha2::Digest;
+    let code = CODE_ATTRIBUTES.contains(&attribute);
+    if !code && value.len() <= 80 && !value.contains('\n') {
+        return crate::redact::mask_secrets(value);
+    }
+    let digest = hex::encode(sha2::Sha256::digest(value.as_bytes()));
+    format!(
+        "sha256:{} ({} characters)",
+        &digest[..12],
+        value.chars().count()
+    )
 }
 
 fn one_side(object: &SchemaObject, what: &str) -> Difference {

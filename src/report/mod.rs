@@ -379,7 +379,14 @@ impl Report {
         let cannot = |e: std::io::Error| {
             ToolError::failed(format!("cannot write the report in {}: {e}", dir.display()))
         };
-        std::fs::create_dir_all(dir).map_err(cannot)?;
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(cannot)?;
+        }
         let markdown = markdown::render(&self);
         let html = html::render(&self);
         self.renderings = Renderings {
@@ -387,11 +394,25 @@ impl Report {
             html_sha256: sha256_hex(html.as_bytes()),
         };
         self.sign(key);
-        std::fs::write(dir.join(MARKDOWN_FILE), markdown).map_err(cannot)?;
-        std::fs::write(dir.join(HTML_FILE), html).map_err(cannot)?;
-        std::fs::write(dir.join(JSON_FILE), self.to_file_text()).map_err(cannot)?;
+        write_private(&dir.join(MARKDOWN_FILE), markdown.as_bytes()).map_err(cannot)?;
+        write_private(&dir.join(HTML_FILE), html.as_bytes()).map_err(cannot)?;
+        write_private(&dir.join(JSON_FILE), self.to_file_text().as_bytes()).map_err(cannot)?;
         Ok(())
     }
+}
+
+/// Writes a new file readable by its owner only (0600): a report names
+/// the tables, rules and links of a database of health data.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Hex SHA-256 of some bytes.
