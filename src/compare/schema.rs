@@ -45,7 +45,7 @@ pub fn diff(acceptance: &Snapshot, production: &Snapshot) -> Vec<Difference> {
 
 /// Attributes that hold code or options: a body, a view's query, a
 /// policy's condition, a server's options. Shown by digest only.
-const CODE_ATTRIBUTES: [&str; 12] = [
+const CODE_ATTRIBUTES: [&str; 11] = [
     "body",
     "definition",
     "query",
@@ -55,7 +55,6 @@ const CODE_ATTRIBUTES: [&str; 12] = [
     "with_check",
     "condition",
     "options",
-    "connection",
     "action",
     "check",
 ];
