@@ -84,8 +84,17 @@ BEGIN
     SELECT string_agg(format('%I %L', o.key, o.value), ', ') INTO opts
       FROM jsonb_each_text(r.m->'options') AS o;
     EXECUTE format('DROP USER MAPPING IF EXISTS FOR %s SERVER %I', who, r.m->>'server');
-    EXECUTE format('CREATE USER MAPPING FOR %s SERVER %I', who, r.m->>'server')
-      || coalesce(' OPTIONS (' || opts || ')', '');
+    -- The statement holds the options, passwords included: an error in it
+    -- is caught here and raised again without it, so that neither the
+    -- message nor its context (which the server log keeps) quotes it.
+    BEGIN
+      EXECUTE format('CREATE USER MAPPING FOR %s SERVER %I', who, r.m->>'server')
+        || coalesce(' OPTIONS (' || opts || ')', '');
+    EXCEPTION WHEN OTHERS THEN
+      RAISE EXCEPTION 'the user mapping for % on server % could not be created: %',
+        r.m->>'user', r.m->>'server', SQLERRM
+        USING ERRCODE = SQLSTATE;
+    END;
   END LOOP;
 END
 $vault$";
