@@ -24,6 +24,8 @@ pub enum Exit {
     /// database than the vault's source, removing the last key slot, or the
     /// slot that the only key given opens).
     Refused,
+    /// 130: stopped by SIGINT or SIGTERM, at a safe point (docs/exit-codes.md).
+    Interrupted,
 }
 
 impl Exit {
@@ -35,6 +37,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Problem => 3,
             Exit::Refused => 4,
+            Exit::Interrupted => 130,
         }
     }
 }

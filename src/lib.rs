@@ -17,6 +17,7 @@ pub mod exit;
 pub mod fragment;
 pub mod guard;
 pub mod health;
+pub mod interrupt;
 pub mod keys;
 pub mod links;
 pub mod progress;

@@ -7,6 +7,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = vault::cli::Cli::parse();
+    if let Err(error) = vault::interrupt::install() {
+        eprintln!("error: {}", error.message);
+        return error.class.into();
+    }
     let mut stdout = std::io::stdout().lock();
     let result = vault::run(cli, &mut stdout);
     let _ = stdout.flush();

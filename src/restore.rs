@@ -240,6 +240,7 @@ async fn commit_with_extras<E: Engine>(
     infos: &[TableInfo],
     summary: &mut RestoreSummary,
 ) -> Result<(), ToolError> {
+    crate::interrupt::check("during the restore")?;
     summary.extras = db.restore_extras(vault, config).await?;
     db.commit_restore(infos).await
 }
@@ -253,6 +254,7 @@ async fn load_all<E: Engine>(
 ) -> Result<(), ToolError> {
     // Every table's rows are read in first, where an engine stages them...
     for (captured, info, _) in plan {
+        crate::interrupt::check("during the restore")?;
         let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         db.stage_rows(captured, info, &mut reader).await?;
     }
@@ -265,6 +267,7 @@ async fn load_all<E: Engine>(
     }
     // ...and parents are loaded before children.
     for (i, (captured, info, rows)) in plan.iter().enumerate() {
+        crate::interrupt::check("during the restore")?;
         let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         let mut counts = db.load_rows(captured, info, &mut reader).await?;
         counts.deleted = deleted[i];

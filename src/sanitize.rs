@@ -350,6 +350,7 @@ async fn apply<S: Sanitizer>(
     let mut rules = Vec::new();
     let mut touched: BTreeSet<(Option<String>, String)> = BTreeSet::new();
     for (i, rule) in config.sanitize.iter().enumerate() {
+        crate::interrupt::check("during the sanitize")?;
         let table = TableName::parse(&rule.table);
         let sql_table = db.table_sql(&table);
         let context = |e: ToolError| ToolError {

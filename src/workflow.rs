@@ -247,6 +247,32 @@ async fn open_quarantine_if_clean(
     Ok(())
 }
 
+/// The summary of a run stopped by a signal before `step`: that step and
+/// the later asked ones are left for `--resume`.
+fn interrupted(
+    mut summary: PipelineSummary,
+    run: &Run<'_>,
+    step: Step,
+    error: crate::exit::ToolError,
+) -> (PipelineSummary, Option<crate::exit::ToolError>) {
+    for later in Step::ALL.into_iter().filter(|s| *s >= step) {
+        let (outcome, figures) = match (later == step, run.steps.contains(&later)) {
+            (true, _) => (Outcome::Failed, "interrupted before it began".to_owned()),
+            (false, true) => (Outcome::Skipped, "not run: interrupted".to_owned()),
+            (false, false) => (Outcome::Skipped, "not asked for".to_owned()),
+        };
+        summary.steps.push(StepReport {
+            step: later,
+            outcome,
+            figures,
+        });
+    }
+    if let Some(record) = summary.quarantine.as_mut() {
+        left_closed(record, "the run was interrupted", run);
+    }
+    (summary, Some(error))
+}
+
 /// The note of a quarantine that stays closed: why, and how to open it.
 fn left_closed(record: &mut crate::quarantine::QuarantineRecord, why: &str, run: &Run<'_>) {
     if record.opened_at.is_none() && record.note.is_none() {
@@ -289,6 +315,11 @@ pub async fn run(
         }
     }
     for step in Step::ALL {
+        if run.steps.contains(&step)
+            && let Err(error) = crate::interrupt::check(&format!("before {step}"))
+        {
+            return interrupted(summary, run, step, error);
+        }
         if !run.steps.contains(&step) {
             summary.steps.push(StepReport {
                 step,

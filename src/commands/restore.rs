@@ -169,7 +169,33 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         }
         Err(_) => {}
     }
-    if let Some(error) = failure {
+    if let Some(mut error) = failure {
+        let done: Vec<&str> = step_lines
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.outcome,
+                    crate::workflow::Outcome::Ok | crate::workflow::Outcome::Findings
+                )
+            })
+            .map(|s| s.step.as_str())
+            .collect();
+        if !args.dry_run && report_written.is_ok() {
+            let committed = match done.is_empty() {
+                true => "no step was committed".to_owned(),
+                false => format!("committed: {}", done.join(", ")),
+            };
+            let go_on = format!(
+                "{committed}; after fixing the cause, go on with the same key: vault restore {} --config {} --resume {}",
+                args.vault.display(),
+                args.config.display(),
+                report_dir.display()
+            );
+            error.hint = Some(match error.hint.take() {
+                Some(hint) => format!("{hint}; {go_on}"),
+                None => go_on,
+            });
+        }
         return Err(error);
     }
     report_written?;

@@ -552,6 +552,7 @@ async fn copy_out(
     let mut copy = conn.copy_out_raw(&sql).await.map_err(filtered)?;
     let mut rows = 0u64;
     while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {
+        crate::interrupt::check(&format!("while capturing table {at}"))?;
         // The text format escapes newlines inside values: each row is one line.
         rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         out.write_bytes(&chunk)?;

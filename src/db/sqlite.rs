@@ -253,6 +253,7 @@ impl Engine for Sqlite {
         let mut count = 0u64;
         let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(row) = rows.try_next().await.map_err(|e| query_error(&table, e))? {
+            crate::interrupt::check(&format!("while capturing table {table}"))?;
             for i in 0..plan.columns.len() {
                 rowcodec::write_value(
                     &mut buf,

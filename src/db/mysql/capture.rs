@@ -223,6 +223,7 @@ pub(super) async fn capture_rows(
             .map_err(|e| ToolError::failed(format!("table {at}: {e}")))?;
         count += 1;
         if buf.len() >= FLUSH_AT {
+            crate::interrupt::check(&format!("while capturing table {at}"))?;
             if cancel.load(Ordering::SeqCst) {
                 return Err(ToolError::failed(format!(
                     "table {at}: stopped because another table failed"
