@@ -20,6 +20,7 @@ mod container;
 mod crypto;
 mod error;
 mod header;
+mod kdf;
 mod keys;
 mod keyslots;
 mod manifest;

@@ -124,24 +124,12 @@ impl KeySlot {
                         slot: self.number,
                         detail,
                     })?;
-                let params =
-                    argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.parallelism, Some(KEY_LEN))
-                        .map_err(|e| VaultError::KdfTooCostly {
-                            slot: self.number,
-                            detail: e.to_string(),
-                        })?;
-                let argon = argon2::Argon2::new(
-                    argon2::Algorithm::Argon2id,
-                    argon2::Version::V0x13,
-                    params,
-                );
-                let mut kek = Zeroizing::new([0u8; KEY_LEN]);
-                argon
-                    .hash_password_into(passphrase.bytes(), salt, kek.as_mut())
-                    .map_err(|e| VaultError::KdfTooCostly {
+                let kek = crate::kdf::derive_kek(kdf, passphrase.bytes(), salt).map_err(|e| {
+                    VaultError::KdfTooCostly {
                         slot: self.number,
                         detail: e.to_string(),
-                    })?;
+                    }
+                })?;
                 Ok(Some(kek))
             }
             (SlotKind::KeyFile { fingerprint, salt }, KeyMaterial::KeyFile(key)) => {
