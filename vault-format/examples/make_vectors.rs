@@ -946,7 +946,11 @@ almost all zeros (a few tens of KiB once compressed, as git stores it). For
 the same reason a manifest over its 16 MiB bound is no vector: that case is
 built at run time by `tests/tamper.rs` (`a_manifest_over_its_bound_is_refused`),
 as are truncation at every chunk boundary, chunks moved from every position,
-and single-byte changes anywhere in a vault.
+and single-byte changes anywhere in a vault. `tests/hostile.rs` builds the
+files that try to make a reader without a key build large values or run SQL:
+a 300 MiB key-slot checksum, every value one byte over its bound (SPEC.md
+section 2.2), and triggers, views, tables and indexes a vault does not have
+(section 2.1).
 
 ## Adding a case
 

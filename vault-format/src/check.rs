@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
+use crate::bounded;
 use crate::crypto::{self, FLAG_LAST, KNOWN_FLAGS, TAG_LEN};
 use crate::error::{Location, Result, VaultError};
 use crate::keys::KeyMaterial;
-use crate::reader::{Vault, column_error};
+use crate::reader::Vault;
 
 /// What a successful check covered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -52,14 +53,7 @@ pub(crate) fn check_structure_of(vault: &Vault) -> Result<CheckReport> {
     if !vault.is_committed() {
         return Err(VaultError::Incomplete);
     }
-    crate::reader::check_manifest_length(conn)?;
-    let (ciphertext, checksum): (Vec<u8>, Vec<u8>) = conn
-        .query_row(
-            "SELECT ciphertext, checksum FROM manifest WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .map_err(|e| column_error(e, Location::Manifest))?;
+    let (ciphertext, checksum) = crate::reader::read_manifest_row(conn)?;
     if crypto::sha256(&ciphertext)[..] != checksum[..] {
         return Err(VaultError::damaged(
             Location::Manifest,
@@ -78,25 +72,29 @@ pub(crate) fn check_structure_of(vault: &Vault) -> Result<CheckReport> {
         ));
     }
     let chunk_size = u64::from(vault.header().chunk_size);
+    let ciphertext_column = bounded::chunk_ciphertext(vault.header().chunk_size);
     let mut report = CheckReport::default();
     for stream in vault.streams() {
         let at = |chunk: u64| Location::Chunk {
             stream: stream.name.clone(),
             chunk,
         };
-        let mut query = conn.prepare_cached(
-            "SELECT chunk_index, flags, plain_len, typeof(ciphertext), length(ciphertext),
-                    typeof(checksum)
+        let mut query = conn.prepare_cached(&format!(
+            "SELECT {}, {}, {}, typeof(ciphertext), {}, typeof(checksum), {}
              FROM chunk WHERE stream_index = ?1 ORDER BY chunk_index",
-        )?;
+            bounded::CHUNK_INDEX.select(),
+            bounded::CHUNK_FLAGS.select(),
+            bounded::CHUNK_PLAIN_LEN.select(),
+            ciphertext_column.select_length(),
+            bounded::CHUNK_CHECKSUM.select_length(),
+        ))?;
         let mut rows = query.query([stream.index])?;
         let (mut expected, mut plain_sum, mut stored_sum, mut saw_last) = (0u64, 0u64, 0u64, false);
         while let Some(row) = rows.next()? {
-            let get = |i| {
-                row.get::<_, i64>(i)
-                    .map_err(|e| column_error(e, at(expected)))
-            };
-            let (index, flags, plain_len) = (get(0)?, get(1)?, get(2)?);
+            let here = at(expected);
+            let index = bounded::CHUNK_INDEX.get(row, 0, &here)?;
+            let flags = bounded::CHUNK_FLAGS.get(row, 2, &here)?;
+            let plain_len = bounded::CHUNK_PLAIN_LEN.get(row, 4, &here)?;
             if saw_last {
                 return Err(VaultError::damaged(
                     at(expected),
@@ -126,14 +124,17 @@ pub(crate) fn check_structure_of(vault: &Vault) -> Result<CheckReport> {
                     .map(|value| value.as_str() == Ok("blob"))
                     .unwrap_or(false)
             };
-            if !is_blob(3) || !is_blob(5) {
-                return Err(column_error_blob(at(expected)));
+            if !is_blob(6) || !is_blob(8) {
+                return Err(column_error_blob(here));
             }
-            let stored_len = get(4)? as u64;
-            if stored_len < TAG_LEN as u64 || stored_len > chunk_size + TAG_LEN as u64 {
+            let stored_len = ciphertext_column.length(row, 7, &here)? as u64;
+            bounded::CHUNK_CHECKSUM.length(row, 9, &here)?;
+            if stored_len < TAG_LEN as u64 {
                 return Err(VaultError::LengthOutOfBounds {
-                    location: at(expected),
-                    detail: format!("{stored_len} stored bytes are outside the bounds of a chunk"),
+                    location: here,
+                    detail: format!(
+                        "chunk.ciphertext holds {stored_len} bytes, fewer than the {TAG_LEN} of its tag"
+                    ),
                 });
             }
             saw_last = flags as u8 & FLAG_LAST != 0;

@@ -1,78 +1,32 @@
-//! The SQLite container (SPEC.md section 2): pragmas, tables, and opening a file as a vault.
+//! The SQLite container (SPEC.md section 2): pragmas, and opening a file as a vault through a connection hardened against hostile files.
 
 use std::path::Path;
 
+use rusqlite::config::DbConfig;
+use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::crypto::TAG_LEN;
 use crate::error::{Result, VaultError};
+use crate::header::MAX_CHUNK_SIZE;
+use crate::manifest::MAX_MANIFEST_LEN;
 
 /// `PRAGMA application_id` of every vault ("VAUL").
 pub const APPLICATION_ID: i32 = 0x5641_554C;
 const PAGE_SIZE: u32 = 65536;
 
-const SCHEMA: &str = "
-CREATE TABLE vault_header (
-  id         INTEGER PRIMARY KEY CHECK (id = 1),
-  header     BLOB NOT NULL,
-  header_mac BLOB NOT NULL
-);
-CREATE TABLE key_slot (
-  slot     INTEGER PRIMARY KEY,
-  body     BLOB NOT NULL,
-  checksum BLOB NOT NULL
-);
-CREATE TABLE stream (
-  stream_index INTEGER PRIMARY KEY,
-  name         TEXT NOT NULL UNIQUE,
-  chunk_count  INTEGER NOT NULL,
-  row_count    INTEGER NOT NULL,
-  plain_len    INTEGER NOT NULL,
-  stored_len   INTEGER NOT NULL
-);
-CREATE TABLE chunk (
-  stream_index INTEGER NOT NULL,
-  chunk_index  INTEGER NOT NULL,
-  flags        INTEGER NOT NULL,
-  plain_len    INTEGER NOT NULL,
-  ciphertext   BLOB NOT NULL,
-  checksum     BLOB NOT NULL,
-  PRIMARY KEY (stream_index, chunk_index)
-);
-CREATE TABLE manifest (
-  id         INTEGER PRIMARY KEY CHECK (id = 1),
-  ciphertext BLOB NOT NULL,
-  checksum   BLOB NOT NULL
-);
-";
+/// The largest value a vault holds: the ciphertext of a chunk of the
+/// largest chunk size, or of the largest manifest (SPEC.md section 2.2).
+const LARGEST_VALUE: usize = if MAX_CHUNK_SIZE as usize > MAX_MANIFEST_LEN {
+    MAX_CHUNK_SIZE as usize
+} else {
+    MAX_MANIFEST_LEN
+} + TAG_LEN;
 
-/// Each table of [`SCHEMA`] with its columns, in order.
-const TABLES: [(&str, &[&str]); 5] = [
-    ("vault_header", &["id", "header", "header_mac"]),
-    ("key_slot", &["slot", "body", "checksum"]),
-    (
-        "stream",
-        &[
-            "stream_index",
-            "name",
-            "chunk_count",
-            "row_count",
-            "plain_len",
-            "stored_len",
-        ],
-    ),
-    (
-        "chunk",
-        &[
-            "stream_index",
-            "chunk_index",
-            "flags",
-            "plain_len",
-            "ciphertext",
-            "checksum",
-        ],
-    ),
-    ("manifest", &["id", "ciphertext", "checksum"]),
-];
+/// SQLite's length limit on the connections that read a vault: the largest
+/// value and room for the rest of its row, which a sort may build. SQLite
+/// refuses to build any longer string or blob, wherever it is read.
+pub(crate) const SQLITE_LENGTH_LIMIT: usize = LARGEST_VALUE + 1024;
 
 /// Creates the tables in a new, empty partial file.
 pub(crate) fn create(path: &Path) -> Result<Connection> {
@@ -87,12 +41,13 @@ pub(crate) fn create(path: &Path) -> Result<Connection> {
          PRAGMA user_version = {};",
         crate::header::FORMAT_VERSION
     ))?;
-    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(crate::schema::SCHEMA)?;
     Ok(conn)
 }
 
 /// Opens an existing vault read-only, or read-write for a key-slot edit of a
-/// partial copy. Checks the application id and the tables.
+/// partial copy. Hardens the connection before anything is read, then checks
+/// the application id and the schema.
 pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
     let flags = if writable {
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -108,7 +63,9 @@ pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
         };
     }
     let conn = Connection::open_with_flags(path, flags)?;
-    let pragmas = "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;";
+    harden(&conn)?;
+    let pragmas =
+        "PRAGMA trusted_schema = OFF; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;";
     conn.execute_batch(pragmas).map_err(not_a_vault)?;
     let application_id: i32 = conn
         .query_row("PRAGMA application_id", [], |row| row.get(0))
@@ -120,44 +77,19 @@ pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
             ),
         });
     }
-    for (table, columns) in TABLES {
-        let found: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-            [table],
-            |row| row.get(0),
-        )?;
-        if found != 1 {
-            return Err(VaultError::NotAVault {
-                reason: format!("the table {table} is missing"),
-            });
-        }
-        check_columns(&conn, table, columns)?;
-    }
+    crate::schema::check(&conn)?;
     Ok(conn)
 }
 
-/// Refuses a table whose columns differ from the schema. A generated column
-/// in particular would be computed by SQLite as it is read, so a small file
-/// could make the reader build values of any size (SPEC.md section 2).
-fn check_columns(conn: &Connection, table: &str, columns: &[&str]) -> Result<()> {
-    let mut query = conn.prepare("SELECT name, hidden FROM pragma_table_xinfo(?1) ORDER BY cid")?;
-    let found = query
-        .query_map([table], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let same = found.len() == columns.len()
-        && found
-            .iter()
-            .zip(columns)
-            .all(|((name, hidden), expected)| name == expected && *hidden == 0);
-    if same {
-        Ok(())
-    } else {
-        Err(VaultError::NotAVault {
-            reason: format!("the table {table} does not have the columns of a vault"),
-        })
-    }
+/// Limits what a hostile file can make SQLite do (SPEC.md sections 2.1 and
+/// 2.2): no value longer than [`SQLITE_LENGTH_LIMIT`], and defensive mode,
+/// which refuses to let SQL corrupt the file (`writable_schema` and the
+/// like). Set before the first statement, so before SQLite reads the schema.
+fn harden(conn: &Connection) -> Result<()> {
+    let limit = i32::try_from(SQLITE_LENGTH_LIMIT).expect("the limit fits SQLite's int");
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, limit)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    Ok(())
 }
 
 /// A file that SQLite cannot read as a database is not a vault.
@@ -167,5 +99,35 @@ fn not_a_vault(error: rusqlite::Error) -> VaultError {
             reason: "it is not a SQLite database".into(),
         },
         _ => VaultError::from(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_length_limit_is_the_figure_of_the_spec() {
+        assert_eq!(LARGEST_VALUE, 16 * 1024 * 1024 + 16);
+        assert_eq!(SQLITE_LENGTH_LIMIT, 16_778_256);
+    }
+
+    #[test]
+    fn reading_and_editing_connections_are_hardened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.vault");
+        std::fs::File::create(&path).unwrap();
+        create(&path).unwrap().close().unwrap();
+        for writable in [false, true] {
+            let conn = open(&path, writable).unwrap();
+            let limit = conn.limit(Limit::SQLITE_LIMIT_LENGTH).unwrap();
+            assert_eq!(limit as usize, SQLITE_LENGTH_LIMIT, "writable {writable}");
+            let defensive = conn.db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE);
+            assert!(defensive.unwrap(), "writable {writable}");
+            let trusted: i64 = conn
+                .query_row("PRAGMA trusted_schema", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(trusted, 0, "writable {writable}");
+        }
     }
 }

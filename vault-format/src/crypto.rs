@@ -130,3 +130,17 @@ pub(crate) fn open(
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
+
+#[cfg(test)]
+mod tests {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn the_aes_key_schedule_is_wiped_on_drop() {
+        // The payload key and every key-encryption key live on as the round
+        // keys of an `Aes256` inside `Aes256Gcm`. This holds only with the
+        // `zeroize` feature of `aes` (workspace Cargo.toml; the one of
+        // `aes-gcm` does not turn it on): without it this does not compile.
+        wiped_on_drop::<aes_gcm::aes::Aes256>();
+    }
+}

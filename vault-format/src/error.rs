@@ -210,6 +210,15 @@ impl VaultError {
 
 impl From<rusqlite::Error> for VaultError {
     fn from(source: rusqlite::Error) -> Self {
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
+            return VaultError::LengthOutOfBounds {
+                location: Location::File,
+                detail: format!(
+                    "SQLite refused to read a value over its limit of {} bytes, more than any a vault holds (SPEC.md section 2.2)",
+                    crate::container::SQLITE_LENGTH_LIMIT
+                ),
+            };
+        }
         VaultError::Sqlite { source }
     }
 }

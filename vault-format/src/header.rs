@@ -13,6 +13,10 @@ pub const MAX_CHUNK_SIZE: u32 = 16 * 1024 * 1024;
 pub const DEFAULT_CHUNK_SIZE: u32 = 1024 * 1024;
 const MAX_TOOL_VERSION: usize = 256;
 const MAX_SOURCE: usize = 1024;
+/// Bytes before `tool_version`: magic to chunk_size.
+const FIXED_LEN: usize = 42;
+/// The longest header: both texts at their maximum (SPEC.md section 2.2).
+pub(crate) const MAX_ENCODED_LEN: usize = FIXED_LEN + 2 + MAX_TOOL_VERSION + 2 + MAX_SOURCE;
 
 const CIPHER_AES_256_GCM: u8 = 1;
 const COMPRESSION_ZSTD: u8 = 1;
@@ -33,7 +37,8 @@ pub struct Header {
 impl Header {
     /// The canonical bytes of section 3.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.tool_version.len() + self.source.len());
+        let mut out =
+            Vec::with_capacity(FIXED_LEN + 4 + self.tool_version.len() + self.source.len());
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&self.format_version.to_be_bytes());
         out.extend_from_slice(&[
@@ -237,6 +242,18 @@ mod tests {
             Header::decode(&bytes).unwrap_err().code(),
             "unsupported-version"
         );
+    }
+
+    #[test]
+    fn the_longest_header_is_the_bound_of_section_2_2() {
+        let longest = Header {
+            tool_version: "v".repeat(MAX_TOOL_VERSION),
+            source: "s".repeat(MAX_SOURCE),
+            ..sample()
+        };
+        longest.validate_for_writing().unwrap();
+        assert_eq!(longest.encode().len(), MAX_ENCODED_LEN);
+        assert_eq!(MAX_ENCODED_LEN, 1326);
     }
 
     #[test]

@@ -15,17 +15,20 @@
 //! * [`add_key_slot`] and [`remove_key_slot`] edit key slots atomically.
 
 mod atomic;
+mod bounded;
 mod check;
 mod container;
 mod crypto;
 mod error;
 mod header;
+mod kdf;
 mod keys;
 mod keyslots;
 mod manifest;
 mod random;
 mod read_ahead;
 mod reader;
+mod schema;
 mod sealer;
 mod slot;
 mod writer;
@@ -38,7 +41,7 @@ pub use keys::{
     FileKey, KdfParams, KeyMaterial, MAX_M_COST_KIB, MAX_PARALLELISM, MAX_T_COST, Passphrase,
 };
 pub use keyslots::{add_key_slot, remove_key_slot};
-pub use manifest::{MAX_MANIFEST_LEN, Manifest, StreamEntry, StreamInfo};
+pub use manifest::{MAX_MANIFEST_LEN, MAX_STREAM_NAME_LEN, Manifest, StreamEntry, StreamInfo};
 pub use read_ahead::ReadAhead;
 pub use reader::{StreamReader, UnlockedVault, Vault, vault_error_of};
 pub use slot::{KeySlot, MAX_KEY_SLOTS, SlotKind};

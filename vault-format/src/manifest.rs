@@ -30,6 +30,9 @@ pub struct StreamEntry {
 /// The largest manifest a reader accepts, in bytes.
 pub const MAX_MANIFEST_LEN: usize = 16 * 1024 * 1024;
 
+/// The longest stream name, in bytes of UTF-8 (SPEC.md section 7).
+pub const MAX_STREAM_NAME_LEN: usize = 1024;
+
 /// A stream as the plaintext `stream` table records it (readable without a key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamInfo {

@@ -3,14 +3,15 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
+use crate::bounded;
 use crate::crypto::{self, FLAG_LAST, FLAG_ZSTD, KNOWN_FLAGS, TAG_LEN, VaultKeys};
 use crate::error::{Location, Result, VaultError};
 use crate::header::Header;
 use crate::keys::KeyMaterial;
-use crate::manifest::{MAX_MANIFEST_LEN, Manifest, StreamEntry, StreamInfo};
+use crate::manifest::{Manifest, StreamEntry, StreamInfo};
 use crate::slot::{KeySlot, SlotKind};
 
 /// A vault opened without a key: header, key slots and the plaintext stream index.
@@ -42,16 +43,7 @@ impl Vault {
 
     pub(crate) fn open_with(path: &Path, writable: bool) -> Result<Self> {
         let conn = crate::container::open(path, writable)?;
-        let row: Option<(Vec<u8>, Vec<u8>)> = conn
-            .query_row(
-                "SELECT header, header_mac FROM vault_header WHERE id = 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| column_error(e, Location::Header))?;
-        let (header_bytes, header_mac) =
-            row.ok_or_else(|| VaultError::damaged(Location::Header, "the header row is missing"))?;
+        let (header_bytes, header_mac) = read_header_row(&conn)?;
         let header = Header::decode(&header_bytes)?;
         let slots = read_slots(&conn)?;
         let streams = read_stream_index(&conn)?;
@@ -236,6 +228,14 @@ impl UnlockedVault {
     }
 }
 
+/// A chunk row as stored, not yet authenticated.
+struct StoredChunk {
+    flags: i64,
+    plain_len: i64,
+    ciphertext: Vec<u8>,
+    checksum: Vec<u8>,
+}
+
 /// Reads one stream chunk by chunk; see SPEC.md section 9.3.
 pub struct StreamReader<'a> {
     vault: &'a UnlockedVault,
@@ -287,25 +287,20 @@ impl<'a> StreamReader<'a> {
     fn load_chunk(&mut self) -> Result<()> {
         let chunk_size = self.vault.vault.header.chunk_size;
         let index = self.entry.index;
-        let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = {
-            let mut query = self.vault.vault.conn.prepare_cached(
-                "SELECT flags, plain_len, ciphertext, checksum FROM chunk
-                 WHERE stream_index = ?1 AND chunk_index = ?2 AND length(ciphertext) <= ?3",
-            )?;
-            query
-                .query_row(
-                    rusqlite::params![
-                        index,
-                        self.next_chunk as i64,
-                        chunk_size as i64 + TAG_LEN as i64
-                    ],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-                )
-                .optional()
-                .map_err(|e| column_error(e, self.location()))?
-        };
-        let Some((flags, plain_len, ciphertext, checksum)) = row else {
-            return Err(self.missing_chunk_error(chunk_size));
+        let Some(StoredChunk {
+            flags,
+            plain_len,
+            ciphertext,
+            checksum,
+        }) = self.read_chunk_row(chunk_size)?
+        else {
+            return Err(VaultError::Truncated {
+                location: self.location(),
+                detail: format!(
+                    "the stream ends after {} of its {} chunks",
+                    self.next_chunk, self.entry.chunk_count
+                ),
+            });
         };
         let flags = u8::try_from(flags)
             .ok()
@@ -384,34 +379,29 @@ impl<'a> StreamReader<'a> {
         Ok(())
     }
 
-    fn missing_chunk_error(&self, chunk_size: u32) -> VaultError {
-        let oversized: Option<i64> = self
-            .vault
-            .vault
-            .conn
-            .query_row(
-                "SELECT length(ciphertext) FROM chunk WHERE stream_index = ?1 AND chunk_index = ?2",
-                rusqlite::params![self.entry.index, self.next_chunk as i64],
-                |row| row.get(0),
-            )
-            .optional()
-            .ok()
-            .flatten();
-        match oversized {
-            Some(len) => VaultError::LengthOutOfBounds {
-                location: self.location(),
-                detail: format!(
-                    "{len} stored bytes exceed the chunk size {chunk_size} plus the tag"
-                ),
-            },
-            None => VaultError::Truncated {
-                location: self.location(),
-                detail: format!(
-                    "the stream ends after {} of its {} chunks",
-                    self.next_chunk, self.entry.chunk_count
-                ),
-            },
-        }
+    /// The next chunk's flags, plaintext length, ciphertext and checksum,
+    /// each checked before it is read (SPEC.md section 2.2); `None` when
+    /// the chunk is missing.
+    fn read_chunk_row(&self, chunk_size: u32) -> Result<Option<StoredChunk>> {
+        let ciphertext = bounded::chunk_ciphertext(chunk_size);
+        let mut query = self.vault.vault.conn.prepare_cached(&format!(
+            "SELECT {}, {}, {}, {} FROM chunk WHERE stream_index = ?1 AND chunk_index = ?2",
+            bounded::CHUNK_FLAGS.select(),
+            bounded::CHUNK_PLAIN_LEN.select(),
+            ciphertext.select(),
+            bounded::CHUNK_CHECKSUM.select()
+        ))?;
+        let mut rows = query.query(rusqlite::params![self.entry.index, self.next_chunk as i64])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let at = self.location();
+        Ok(Some(StoredChunk {
+            flags: bounded::CHUNK_FLAGS.get(row, 0, &at)?,
+            plain_len: bounded::CHUNK_PLAIN_LEN.get(row, 2, &at)?,
+            ciphertext: ciphertext.bytes(row, 4, &at)?,
+            checksum: bounded::CHUNK_CHECKSUM.bytes(row, 6, &at)?,
+        }))
     }
 }
 
@@ -446,6 +436,23 @@ pub fn vault_error_of(error: io::Error) -> VaultError {
     }
 }
 
+/// The header and its MAC, each refused unread when over its bound.
+fn read_header_row(conn: &Connection) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut query = conn.prepare(&format!(
+        "SELECT {}, {} FROM vault_header WHERE id = 1",
+        bounded::HEADER.select(),
+        bounded::HEADER_MAC.select()
+    ))?;
+    let mut rows = query.query([])?;
+    let row = rows
+        .next()?
+        .ok_or_else(|| VaultError::damaged(Location::Header, "the header row is missing"))?;
+    Ok((
+        bounded::HEADER.bytes(row, 0, &Location::Header)?,
+        bounded::HEADER_MAC.bytes(row, 2, &Location::Header)?,
+    ))
+}
+
 fn read_slots(conn: &Connection) -> Result<Vec<KeySlot>> {
     let count: i64 = conn.query_row("SELECT count(*) FROM key_slot", [], |row| row.get(0))?;
     if count > i64::from(crate::slot::MAX_KEY_SLOTS) {
@@ -457,23 +464,25 @@ fn read_slots(conn: &Connection) -> Result<Vec<KeySlot>> {
             ),
         });
     }
-    let mut query = conn.prepare("SELECT slot, body, checksum FROM key_slot ORDER BY slot")?;
-    let rows = query.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, Vec<u8>>(1)?,
-            row.get::<_, Vec<u8>>(2)?,
-        ))
-    });
+    // `slot` is the rowid, always an integer.
+    let mut query = conn.prepare(&format!(
+        "SELECT slot, {}, {} FROM key_slot ORDER BY slot",
+        bounded::SLOT_BODY.select(),
+        bounded::SLOT_CHECKSUM.select()
+    ))?;
+    let mut rows = query.query([])?;
     let mut slots = Vec::new();
-    for row in rows.map_err(|e| column_error(e, Location::File))? {
-        let (number, body, checksum) = row.map_err(|e| column_error(e, Location::File))?;
+    while let Some(row) = rows.next()? {
+        let number: i64 = row.get(0)?;
         let number = u32::try_from(number).map_err(|_| {
             VaultError::damaged(
                 Location::File,
                 format!("key slot number {number} is invalid"),
             )
         })?;
+        let at = Location::Slot(number);
+        let body = bounded::SLOT_BODY.bytes(row, 1, &at)?;
+        let checksum = bounded::SLOT_CHECKSUM.bytes(row, 3, &at)?;
         if crypto::sha256(&body)[..] != checksum[..] {
             return Err(VaultError::damaged(
                 Location::Slot(number),
@@ -492,23 +501,25 @@ fn read_slots(conn: &Connection) -> Result<Vec<KeySlot>> {
 }
 
 fn read_stream_index(conn: &Connection) -> Result<Vec<StreamInfo>> {
-    let mut query = conn.prepare(
-        "SELECT stream_index, name, chunk_count, row_count, plain_len, stored_len FROM stream ORDER BY stream_index",
-    )?;
-    let rows = query.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, i64>(2)?,
-            row.get::<_, i64>(3)?,
-            row.get::<_, i64>(4)?,
-            row.get::<_, i64>(5)?,
-        ))
-    });
+    // `stream_index` is the rowid, always an integer.
+    let mut query = conn.prepare(&format!(
+        "SELECT stream_index, {}, {}, {}, {}, {} FROM stream ORDER BY stream_index",
+        bounded::STREAM_NAME.select(),
+        bounded::STREAM_CHUNK_COUNT.select(),
+        bounded::STREAM_ROW_COUNT.select(),
+        bounded::STREAM_PLAIN_LEN.select(),
+        bounded::STREAM_STORED_LEN.select(),
+    ))?;
+    let mut rows = query.query([])?;
     let mut streams = Vec::new();
-    for row in rows.map_err(|e| column_error(e, Location::File))? {
-        let (index, name, chunk_count, row_count, plain_len, stored_len) =
-            row.map_err(|e| column_error(e, Location::File))?;
+    while let Some(row) = rows.next()? {
+        let index: i64 = row.get(0)?;
+        let name = bounded::STREAM_NAME.text(row, 1, &Location::File)?;
+        let at = Location::Stream { name: name.clone() };
+        let chunk_count = bounded::STREAM_CHUNK_COUNT.get(row, 3, &at)?;
+        let row_count = bounded::STREAM_ROW_COUNT.get(row, 5, &at)?;
+        let plain_len = bounded::STREAM_PLAIN_LEN.get(row, 7, &at)?;
+        let stored_len = bounded::STREAM_STORED_LEN.get(row, 9, &at)?;
         let bad = |what: &str| {
             VaultError::damaged(
                 Location::Stream { name: name.clone() },
@@ -536,23 +547,31 @@ fn read_stream_index(conn: &Connection) -> Result<Vec<StreamInfo>> {
     Ok(streams)
 }
 
-/// Refuses a missing manifest, or one over its bound, before reading it (SPEC.md section 7).
-pub(crate) fn check_manifest_length(conn: &Connection) -> Result<()> {
-    let length: Option<i64> = conn
-        .query_row(
-            "SELECT length(ciphertext) FROM manifest WHERE id = 1",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let length = length.ok_or(VaultError::Incomplete)?;
-    if length < TAG_LEN as i64 || length > (MAX_MANIFEST_LEN + TAG_LEN) as i64 {
+/// The manifest's ciphertext and checksum. A missing manifest is
+/// `incomplete`; a ciphertext shorter than its tag, or either value over its
+/// bound, is refused before it is read (SPEC.md sections 2.2 and 7).
+pub(crate) fn read_manifest_row(conn: &Connection) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut query = conn.prepare(&format!(
+        "SELECT {}, {} FROM manifest WHERE id = 1",
+        bounded::MANIFEST_CIPHERTEXT.select(),
+        bounded::MANIFEST_CHECKSUM.select()
+    ))?;
+    let mut rows = query.query([])?;
+    let row = rows.next()?.ok_or(VaultError::Incomplete)?;
+    let at = Location::Manifest;
+    let length = bounded::MANIFEST_CIPHERTEXT.length(row, 0, &at)?;
+    if length < TAG_LEN {
         return Err(VaultError::LengthOutOfBounds {
-            location: Location::Manifest,
-            detail: format!("{length} bytes is outside the bound of {MAX_MANIFEST_LEN}"),
+            location: at,
+            detail: format!(
+                "manifest.ciphertext holds {length} bytes, fewer than the {TAG_LEN} of its tag"
+            ),
         });
     }
-    Ok(())
+    Ok((
+        bounded::MANIFEST_CIPHERTEXT.bytes(row, 0, &at)?,
+        bounded::MANIFEST_CHECKSUM.bytes(row, 2, &at)?,
+    ))
 }
 
 /// Reads, bounds and decrypts the manifest.
@@ -562,14 +581,7 @@ pub(crate) fn read_manifest(
     vault_id: &[u8; 16],
     header: &[u8],
 ) -> Result<Manifest> {
-    check_manifest_length(conn)?;
-    let (ciphertext, checksum): (Vec<u8>, Vec<u8>) = conn
-        .query_row(
-            "SELECT ciphertext, checksum FROM manifest WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .map_err(|e| column_error(e, Location::Manifest))?;
+    let (ciphertext, checksum) = read_manifest_row(conn)?;
     let nonce = crypto::chunk_nonce(crypto::MANIFEST_STREAM_INDEX, 0);
     let ad = crypto::manifest_ad(vault_id, header);
     let json = crypto::open(&keys.payload, &nonce, &ciphertext, &ad).ok_or_else(|| {
@@ -642,14 +654,4 @@ pub(crate) fn verify_written(path: &Path, keys: &VaultKeys, written: &Manifest) 
         ));
     }
     check_manifest_against_index(&manifest, &vault.header, &vault.streams)
-}
-
-/// A column of the wrong SQLite type means the file was edited.
-pub(crate) fn column_error(error: rusqlite::Error, location: Location) -> VaultError {
-    match error {
-        rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::FromSqlConversionFailure(..) => {
-            VaultError::damaged(location, "a column holds a value of the wrong type")
-        }
-        other => VaultError::from(other),
-    }
 }

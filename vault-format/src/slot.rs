@@ -15,6 +15,10 @@ pub const MAX_KEY_SLOTS: u32 = 16;
 const KIND_PASSPHRASE: u8 = 1;
 const KIND_KEY_FILE: u8 = 2;
 const WRAPPED_LEN: usize = KEY_LEN + crypto::TAG_LEN;
+/// t_cost, m_cost_kib, parallelism, salt, reserved byte.
+const PASSPHRASE_PARAMS_LEN: usize = 4 + 4 + 4 + 16 + 1;
+/// The longest slot body, a passphrase slot's (SPEC.md section 2.2).
+pub(crate) const MAX_BODY_LEN: usize = 1 + PASSPHRASE_PARAMS_LEN + 12 + WRAPPED_LEN;
 
 /// What a slot is unlocked with, and its public parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,24 +128,12 @@ impl KeySlot {
                         slot: self.number,
                         detail,
                     })?;
-                let params =
-                    argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.parallelism, Some(KEY_LEN))
-                        .map_err(|e| VaultError::KdfTooCostly {
-                            slot: self.number,
-                            detail: e.to_string(),
-                        })?;
-                let argon = argon2::Argon2::new(
-                    argon2::Algorithm::Argon2id,
-                    argon2::Version::V0x13,
-                    params,
-                );
-                let mut kek = Zeroizing::new([0u8; KEY_LEN]);
-                argon
-                    .hash_password_into(passphrase.bytes(), salt, kek.as_mut())
-                    .map_err(|e| VaultError::KdfTooCostly {
+                let kek = crate::kdf::derive_kek(kdf, passphrase.bytes(), salt).map_err(|e| {
+                    VaultError::KdfTooCostly {
                         slot: self.number,
                         detail: e.to_string(),
-                    })?;
+                    }
+                })?;
                 Ok(Some(kek))
             }
             (SlotKind::KeyFile { fingerprint, salt }, KeyMaterial::KeyFile(key)) => {
@@ -159,7 +151,7 @@ impl KeySlot {
     }
 
     fn params_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(30);
+        let mut out = Vec::with_capacity(1 + PASSPHRASE_PARAMS_LEN);
         match &self.kind {
             SlotKind::Passphrase { kdf, salt } => {
                 out.push(KIND_PASSPHRASE);
@@ -280,6 +272,22 @@ mod tests {
         let slot = KeySlot::create(1, &vault_id, &data_key, &right, cheap()).unwrap();
         assert!(slot.unwrap_key(&vault_id, &right).unwrap().is_some());
         assert!(slot.unwrap_key(&vault_id, &wrong).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_longest_body_is_the_bound_of_section_2_2() {
+        let (vault_id, data_key) = ([1; 16], DataKey::generate().unwrap());
+        let passphrase = KeyMaterial::Passphrase(Passphrase::new("pw".into()).unwrap());
+        let key_file = KeyMaterial::KeyFile(FileKey::generate().unwrap());
+        let body_len = |material| {
+            KeySlot::create(1, &vault_id, &data_key, material, cheap())
+                .unwrap()
+                .encode()
+                .len()
+        };
+        assert_eq!(body_len(&passphrase), MAX_BODY_LEN);
+        assert_eq!(body_len(&key_file), 85);
+        assert_eq!(MAX_BODY_LEN, 90);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::crypto::{self, VaultKeys};
 use crate::error::{Result, VaultError};
 use crate::header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header};
 use crate::keys::{DataKey, KdfParams, KeyMaterial};
-use crate::manifest::{Manifest, StreamEntry};
+use crate::manifest::{MAX_STREAM_NAME_LEN, Manifest, StreamEntry};
 use crate::sealer::{SealContext, Sealer, StreamProgress};
 use crate::slot::KeySlot;
 
@@ -186,6 +186,15 @@ impl VaultWriter {
     /// Opens a new stream. Its bytes go through the returned writer, which
     /// must be [`finish`](StreamWriter::finish)ed before the vault is.
     pub fn stream(&self, name: &str, metadata: serde_json::Value) -> Result<StreamWriter> {
+        if name.len() > MAX_STREAM_NAME_LEN {
+            let start: String = name.chars().take(40).collect();
+            return Err(VaultError::Usage {
+                detail: format!(
+                    "the stream name \"{start}...\" is {} bytes, more than the {MAX_STREAM_NAME_LEN} a vault allows; give a shorter name",
+                    name.len()
+                ),
+            });
+        }
         let mut registry = lock(&self.registry)?;
         if registry.iter().any(|s| s.name == name) {
             return Err(VaultError::Usage {
