@@ -225,3 +225,20 @@ fn an_ignore_entry_needs_a_reason() {
     .unwrap_err();
     assert!(error.to_string().contains("why"), "{error}");
 }
+
+#[test]
+fn show_keys_is_refused_when_the_output_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vault.toml");
+    std::fs::write(
+        &config,
+        "[acceptance]\nurl = \"sqlite:acc.db\"\n\n[production]\nurl = \"sqlite:prod.db\"\n",
+    )
+    .unwrap();
+    let run = common::vault(
+        ["compare", "--config", config.to_str().unwrap(), "--show-keys"],
+        &[],
+    )
+    .expect(2);
+    assert!(run.error_line().contains("only a terminal may show"), "{run:#?}");
+}
