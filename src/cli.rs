@@ -94,6 +94,11 @@ pub struct RestoreArgs {
     /// (another acceptance database). Never allows production.
     #[arg(long)]
     pub target_differs: bool,
+    /// Restore each table with the scope recorded in the vault (its `where`
+    /// and mode), where the configuration now says otherwise or no longer
+    /// preserves the table. Without it such a vault is refused.
+    #[arg(long)]
+    pub vault_scope: bool,
     /// Run only these steps, comma-separated, in pipeline order:
     /// restore, sanitize, verify, health, links, compare (default: all).
     #[arg(long, value_name = "LIST", conflicts_with = "resume")]

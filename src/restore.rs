@@ -72,6 +72,50 @@ pub fn captured_tables(vault: &UnlockedVault) -> Result<Vec<(CapturedTable, u64)
         .collect()
 }
 
+/// Refuses a vault whose tables the configuration now scopes otherwise: a
+/// table no longer in `[[preserve]]`, or another `where` or mode. The
+/// restore's deletes follow the scope, so an operator who narrowed it must
+/// not get the old, wider one silently (`--vault-scope` takes the vault's).
+pub fn check_scope(captured: &[(CapturedTable, u64)], config: &Config) -> Result<(), ToolError> {
+    let normalized = |text: Option<&str>| -> Option<String> {
+        text.map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    for (table, _) in captured {
+        let preserved = config
+            .preserve
+            .iter()
+            .find(|p| crate::db::TableName::parse(&p.table) == table.table);
+        let differs = match preserved {
+            None => Some("it is no longer in [[preserve]]".to_owned()),
+            Some(p) if normalized(p.filter.as_deref()) != normalized(table.filter.as_deref()) => {
+                Some(format!(
+                    "its `where` is now {} and was {} at capture",
+                    p.filter
+                        .as_deref()
+                        .map_or("(none: all rows)".into(), |f| format!("\"{f}\"")),
+                    table
+                        .filter
+                        .as_deref()
+                        .map_or("(none: all rows)".into(), |f| format!("\"{f}\""))
+                ))
+            }
+            Some(p) if p.mode != table.mode => Some(format!(
+                "its mode is now {} and was {} at capture",
+                p.mode, table.mode
+            )),
+            Some(_) => None,
+        };
+        if let Some(why) = differs {
+            return Err(ToolError::usage(format!(
+                "table {}: {why}; the restore would use a scope that the configuration no longer gives; nothing was changed",
+                table.table
+            ))
+            .hint("capture again with this configuration, or restore with the vault's scope by passing --vault-scope"));
+        }
+    }
+    Ok(())
+}
+
 /// Compares a captured table with the target's: missing columns and new
 /// required columns are errors, new optional columns are notes.
 pub fn check_drift(

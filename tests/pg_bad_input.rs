@@ -327,3 +327,34 @@ fn a_bad_where_is_named_with_its_table() {
     );
     assert!(!site.vault.exists());
 }
+
+#[test]
+fn a_scope_changed_since_capture_is_refused_unless_the_vault_scope_is_asked_for() {
+    let Some(server) =
+        pg::server("a_scope_changed_since_capture_is_refused_unless_the_vault_scope_is_asked_for")
+    else {
+        return;
+    };
+    let (db, site) = captured(&server, "scope");
+    let before = rows(&db);
+    for (config, why) in [
+        (
+            "[[preserve]]\ntable = \"app_user\"\nwhere = \"user_id < 3\"\n",
+            "its `where` is now \"user_id < 3\" and was (none: all rows) at capture",
+        ),
+        (
+            "[[preserve]]\ntable = \"app_user\"\nmode = \"upsert\"\n",
+            "its mode is now upsert and was replace at capture",
+        ),
+        ("", "it is no longer in [[preserve]]"),
+    ] {
+        site.configure(config);
+        let run = site.restore(&["--steps", "restore"]).expect(2);
+        assert!(run.error_line().contains(why), "{run:#?}");
+        assert!(run.stderr.contains("--vault-scope"), "{run:#?}");
+        assert_eq!(rows(&db), before, "nothing changed");
+    }
+    site.restore(&["--steps", "restore", "--vault-scope"])
+        .expect(0);
+    assert_eq!(rows(&db).len(), 3, "the vault's scope: every row back");
+}

@@ -236,9 +236,17 @@ fn show_keys_is_refused_when_the_output_is_not_a_terminal() {
     )
     .unwrap();
     let run = common::vault(
-        ["compare", "--config", config.to_str().unwrap(), "--show-keys"],
+        [
+            "compare",
+            "--config",
+            config.to_str().unwrap(),
+            "--show-keys",
+        ],
         &[],
     )
     .expect(2);
-    assert!(run.error_line().contains("only a terminal may show"), "{run:#?}");
+    assert!(
+        run.error_line().contains("only a terminal may show"),
+        "{run:#?}"
+    );
 }

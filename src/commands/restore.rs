@@ -37,6 +37,9 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     let vault = vault_format::Vault::open(&args.vault)?.unlock(&key)?;
     let captured = crate::restore::captured_tables(&vault)?;
+    if !args.vault_scope {
+        crate::restore::check_scope(&captured, &config)?;
+    }
     let vault_sha256 = crate::report::file_sha256(&args.vault)?;
     let resume = args
         .resume
