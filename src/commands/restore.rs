@@ -64,44 +64,50 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         }
         None => crate::report::default_dir(&args.vault),
     };
+    crate::report::prepare_folder(&report_dir)?;
     let started = crate::report::now();
     let runtime = crate::runtime()?;
     let mut progress = progress();
     let mut target_identity = String::new();
-    let (summary, failure) = runtime.block_on(async {
-        let mut db = super::guarded::connect_acceptance(
-            &url,
-            production.as_ref(),
-            super::guarded::Access::Writes,
-            out,
-        )
-        .await?;
-        let target = db.identity().await?;
-        target_identity = target.to_string();
-        if let Some(resume) = &resume {
-            resume.require_target(&target_identity)?;
-            writeln!(
+    let (summary, failure) = runtime
+        .block_on(async {
+            let mut db = super::guarded::connect_acceptance(
+                &url,
+                production.as_ref(),
+                super::guarded::Access::Writes,
                 out,
-                "resuming the failed run of {}: {} done then, running {}",
-                resume.dir.display(),
-                names(&resume.done),
-                names(&resume.remaining)
-            )?;
-        }
-        if let Some((first, _)) = captured.first() {
-            crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
-        }
-        let run = crate::workflow::Run {
-            vault: &vault,
-            config: &config,
-            target: &target,
-            production: production.as_ref(),
-            steps: &steps,
-            dry_run: args.dry_run,
-            config_path: &args.config,
-        };
-        Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
-    })?;
+            )
+            .await?;
+            let target = db.identity().await?;
+            target_identity = target.to_string();
+            if let Some(resume) = &resume {
+                resume.require_target(&target_identity)?;
+                writeln!(
+                    out,
+                    "resuming the failed run of {}: {} done then, running {}",
+                    resume.dir.display(),
+                    names(&resume.done),
+                    names(&resume.remaining)
+                )?;
+            }
+            if let Some((first, _)) = captured.first() {
+                crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
+            }
+            let run = crate::workflow::Run {
+                vault: &vault,
+                config: &config,
+                target: &target,
+                production: production.as_ref(),
+                steps: &steps,
+                dry_run: args.dry_run,
+                config_path: &args.config,
+            };
+            Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
+        })
+        .inspect_err(|_| {
+            // Stopped before the pipeline ran: no report, so no empty folder.
+            let _ = std::fs::remove_dir(&report_dir);
+        })?;
     let mut report = crate::report::Report::new(
         crate::report::RunInfo {
             vault_path: std::fs::canonicalize(&args.vault).unwrap_or_else(|_| args.vault.clone()),

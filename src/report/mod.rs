@@ -402,17 +402,37 @@ impl Report {
 }
 
 /// Writes a new file readable by its owner only (0600): a report names
-/// the tables, rules and links of a database of health data.
+/// the tables, rules and links of a database of health data. It is written
+/// under a temporary name and renamed once whole: a full disk leaves no
+/// empty or half report file.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        if path.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} already exists", path.display()),
+            ));
+        }
+        std::fs::rename(&partial, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 /// Hex SHA-256 of some bytes.
@@ -490,6 +510,44 @@ pub fn require_free(dir: &Path) -> Result<(), ToolError> {
         }
     }
     Ok(())
+}
+
+/// Room a report needs, proved before the first write: a run must not
+/// commit and then fail to write its evidence.
+const REPORT_ROOM: usize = 4 << 20;
+
+/// Makes the report folder (0700) and proves it takes a report: a file of
+/// [`REPORT_ROOM`] bytes is written, synced and removed. Before any change
+/// to a database, so that a full disk or a read-only folder stops the run
+/// with nothing done.
+pub fn prepare_folder(dir: &Path) -> Result<(), ToolError> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let cannot = |e: std::io::Error| {
+        ToolError::failed(format!(
+            "the report folder {} cannot take the report ({e}); nothing was changed",
+            dir.display()
+        ))
+        .hint("free some space or choose another folder with --report-dir")
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(cannot)?;
+    let probe = dir.join(".vault-room-check");
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&probe)?;
+        file.write_all(&vec![0u8; REPORT_ROOM])?;
+        file.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(cannot)
 }
 
 /// What `vault report verify` found wrong; empty when nothing was edited.
