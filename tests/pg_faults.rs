@@ -1,0 +1,70 @@
+//! Faults on PostgreSQL: the restoring session killed by the server (`pg_terminate_backend`) mid-restore leaves acceptance as it was, a message that says so, and a report.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pg::{self, ACC_URL_ENV, Site};
+use common::s;
+
+#[test]
+fn a_restoring_session_killed_by_the_server_changes_nothing() {
+    let Some(server) = pg::server("a_restoring_session_killed_by_the_server_changes_nothing")
+    else {
+        return;
+    };
+    let db = server.database("killed");
+    // A check that takes its time on one row: the restore is still loading
+    // when the session is terminated.
+    db.exec(
+        "CREATE FUNCTION slow_ok(n int) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+           'SELECT CASE WHEN n = 2 THEN pg_sleep(30) IS NOT NULL ELSE true END';
+         CREATE TABLE app_user (id int PRIMARY KEY, login text);
+         INSERT INTO app_user VALUES (1, 'a'), (2, 'b'), (3, 'c');
+         ALTER TABLE app_user ADD CONSTRAINT slow CHECK (slow_ok(id)) NOT VALID;",
+    );
+    let site = Site::new(&db);
+    site.configure("[[preserve]]\ntable = \"app_user\"\n");
+    site.capture().expect(0);
+    db.exec("DELETE FROM app_user");
+    let before = db.table("app_user");
+    let report = site.dir.path().join("report");
+    let child = Command::new(env!("CARGO_BIN_EXE_vault"))
+        .args([
+            "restore",
+            s(&site.vault),
+            "--config",
+            s(&site.config),
+            "--key-file",
+            s(&site.key),
+            "--report-dir",
+            s(&report),
+        ])
+        .env(ACC_URL_ENV, db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let killed = db.one(
+            "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity
+             WHERE wait_event = 'PgSleep' AND datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        if killed != "0" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the restore never reached the slow row");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nothing was changed") || stderr.contains("discards the unfinished transaction"),
+        "{stderr}"
+    );
+    assert_eq!(db.table("app_user"), before, "acceptance as it was");
+    assert!(report.join("report.json").exists(), "the report is written");
+}
