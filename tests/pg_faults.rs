@@ -55,14 +55,18 @@ fn a_restoring_session_killed_by_the_server_changes_nothing() {
         if killed != "0" {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "the restore never reached the slow row");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the restore never reached the slow row"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("nothing was changed") || stderr.contains("discards the unfinished transaction"),
+        stderr.contains("nothing was changed")
+            || stderr.contains("discards the unfinished transaction"),
         "{stderr}"
     );
     assert_eq!(db.table("app_user"), before, "acceptance as it was");

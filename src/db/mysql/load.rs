@@ -98,6 +98,7 @@ pub(super) async fn begin(
         let schema = table.name.schema.as_deref().unwrap_or(database);
         saved.extend(triggers_of(conn, schema, &table.name).await?);
     }
+    triggers::require_recreatable(conn, &saved).await?;
     for (i, trigger) in saved.iter().enumerate() {
         let drop = format!(
             "DROP TRIGGER {}.{}",

@@ -94,3 +94,55 @@ pub(super) async fn recreate_triggers(
     ))
     .hint("create them again from `vault compare` or production's definitions"))
 }
+
+/// Refuses, before any trigger is dropped, a trigger whose DEFINER is
+/// another account when the restoring account may not create triggers for
+/// another definer (SUPER, or MariaDB's SET USER, or MySQL's SET_USER_ID):
+/// the restore could drop it and never create it again.
+pub(super) async fn require_recreatable(
+    conn: &mut MySqlConnection,
+    saved: &[SavedTrigger],
+) -> Result<(), ToolError> {
+    if saved.is_empty() {
+        return Ok(());
+    }
+    let current: String = sqlx::query_scalar("SELECT CAST(CURRENT_USER() AS CHAR)")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| mysql_error("", e))?;
+    let grantee = match current.rsplit_once('@') {
+        Some((user, host)) => format!("'{user}'@'{host}'"),
+        None => format!("'{current}'"),
+    };
+    let may_set_definer: Option<String> = sqlx::query_scalar(
+        "SELECT CAST(privilege_type AS CHAR) FROM information_schema.user_privileges
+         WHERE grantee = ? AND privilege_type IN ('SUPER', 'SET USER', 'SET_USER_ID') LIMIT 1",
+    )
+    .bind(&grantee)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| mysql_error("", e))?;
+    if may_set_definer.is_some() {
+        return Ok(());
+    }
+    for trigger in saved {
+        let definer: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(definer AS CHAR) FROM information_schema.triggers
+             WHERE trigger_schema = ? AND trigger_name = ?",
+        )
+        .bind(&trigger.schema)
+        .bind(&trigger.name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| mysql_error("", e))?;
+        let Some(definer) = definer else { continue };
+        if !definer.eq_ignore_ascii_case(&current) {
+            return Err(ToolError::failed(format!(
+                "trigger {}.{} has DEFINER {definer}, and the restoring account {current} may not create a trigger for another account: the restore drops the triggers of the restored tables and creates them again; nothing was changed",
+                trigger.schema, trigger.name
+            ))
+            .hint("restore as an account with SET USER (MariaDB) or SET_USER_ID (MySQL), or as the trigger's definer"));
+        }
+    }
+    Ok(())
+}
