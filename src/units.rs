@@ -18,6 +18,11 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Now, as RFC 3339 UTC (`unknown` if the clock cannot be read so).
+pub fn now() -> String {
+    rfc3339(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or_else(|| "unknown".into())
+}
+
 /// Seconds since the Unix epoch as RFC 3339 UTC (`2025-01-02T03:04:05Z`),
 /// or `None` when the value is outside the calendar.
 pub fn rfc3339(unix_seconds: i64) -> Option<String> {

@@ -213,7 +213,7 @@ async fn close_quarantine(
     let closing = db.close_quarantine(&roles).await?;
     Ok(Some(crate::quarantine::QuarantineRecord {
         roles,
-        closed_at: crate::report::now(),
+        closed_at: crate::units::now(),
         closed: closing.closed,
         sessions_ended: closing.sessions_ended,
         reopen: closing.reopen,
@@ -243,7 +243,7 @@ async fn open_quarantine_if_clean(
         return Ok(());
     }
     record.opened = db.open_quarantine(&record.reopen).await?;
-    record.opened_at = Some(crate::report::now());
+    record.opened_at = Some(crate::units::now());
     Ok(())
 }
 

@@ -469,8 +469,7 @@ pub fn operator(env: crate::keys::EnvLookup<'_>) -> String {
 
 /// Now, in RFC 3339 UTC.
 pub fn now() -> String {
-    crate::units::rfc3339(time::OffsetDateTime::now_utc().unix_timestamp())
-        .unwrap_or_else(|| "unknown".into())
+    crate::units::now()
 }
 
 /// The default report folder: `FILE.vault.report-2026-11-27T09-30-00Z` beside

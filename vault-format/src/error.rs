@@ -213,10 +213,7 @@ impl From<rusqlite::Error> for VaultError {
         if source.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
             return VaultError::LengthOutOfBounds {
                 location: Location::File,
-                detail: format!(
-                    "SQLite refused to read a value over its limit of {} bytes, more than any a vault holds (SPEC.md section 2.2)",
-                    crate::container::SQLITE_LENGTH_LIMIT
-                ),
+                detail: "SQLite refused to read a value over its length limit, longer than any a vault holds (SPEC.md section 2.2)".into(),
             };
         }
         VaultError::Sqlite { source }
