@@ -53,3 +53,81 @@ fn a_trigger_of_another_definer_stops_the_restore_before_any_change() {
     site.restore(&["--steps", "restore"]).expect(0);
     assert_eq!(db.table("app_user").len(), 2);
 }
+
+/// A restore killed after it dropped the restored tables' triggers: their
+/// definitions wait beside the vault (0600), and the next restore of that
+/// vault creates them again before anything else.
+#[test]
+fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(server) =
+        mysql::server("triggers_dropped_by_a_killed_restore_are_created_again_by_the_next")
+    else {
+        return;
+    };
+    let db = server.database("killed");
+    db.exec(
+        "SET SESSION max_recursive_iterations = 1000000;
+         CREATE TABLE app_user (id int PRIMARY KEY, login varchar(40), note varchar(200));
+         CREATE TABLE audit (what varchar(20));
+         CREATE TRIGGER app_user_audit AFTER INSERT ON app_user FOR EACH ROW INSERT INTO audit VALUES ('insert');
+         INSERT INTO app_user WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000)
+           SELECT x, CONCAT('user', x), REPEAT('n', 150) FROM n;",
+    );
+    let triggers = || {
+        db.one("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()")
+    };
+    let site = Site::with_url(&db.url());
+    site.configure("[[preserve]]\ntable = \"app_user\"\n");
+    site.capture().expect(0);
+    db.exec("UPDATE app_user SET login = 'prod' WHERE id % 2 = 0");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vault"))
+        .args([
+            "restore",
+            common::s(&site.vault),
+            "--config",
+            common::s(&site.config),
+        ])
+        .args(["--key-file", common::s(&site.key), "--steps", "restore"])
+        .env(common::mysql::ACC_URL_ENV, db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while triggers() != "0" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the restore never dropped the trigger"
+        );
+        if child.try_wait().unwrap().is_some() {
+            println!("skipped the kill: the restore finished before the trigger was seen dropped");
+            return;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if triggers() != "0" {
+        println!("skipped: the restore had already created the trigger again when it was killed");
+        return;
+    }
+    let record =
+        std::path::PathBuf::from(format!("{}.mariadb-triggers.json", site.vault.display()));
+    assert!(record.exists(), "the definitions wait beside the vault");
+    assert_eq!(
+        std::fs::metadata(&record).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert!(
+        run.stdout.contains("trigger") && run.stdout.contains("created again"),
+        "{run:#?}"
+    );
+    assert_eq!(triggers(), "1");
+    assert!(
+        !record.exists(),
+        "the record is removed once the triggers exist"
+    );
+}

@@ -93,6 +93,13 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             if let Some((first, _)) = captured.first() {
                 crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
             }
+            if !args.dry_run {
+                // What a killed or failed restore of this vault left undone.
+                for line in db.recover_from(&args.vault).await? {
+                    writeln!(out, "{line}")?;
+                }
+                db.keep_recovery_in(&args.vault);
+            }
             let run = crate::workflow::Run {
                 vault: &vault,
                 config: &config,

@@ -98,6 +98,14 @@ impl Engine for AnyEngine {
         each!(self, db => db.identity().await)
     }
 
+    fn keep_recovery_in(&mut self, dir: &std::path::Path) {
+        each!(self, db => db.keep_recovery_in(dir))
+    }
+
+    async fn recover_from(&mut self, dir: &std::path::Path) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.recover_from(dir).await)
+    }
+
     async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError> {
         each!(self, db => db.describe(table).await)
     }

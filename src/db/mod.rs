@@ -158,6 +158,16 @@ pub trait Engine {
     /// Engine, host, port, database and, where it exists, the system identifier.
     async fn identity(&mut self) -> Result<Identity, ToolError>;
 
+    /// A restore of `vault` keeps beside it, durably, what it must put back
+    /// and would lose with the process (MariaDB/MySQL: the triggers it drops).
+    fn keep_recovery_in(&mut self, _vault: &std::path::Path) {}
+
+    /// Puts back what a killed or failed restore of `vault` kept beside it
+    /// and did not put back; a line per thing put back.
+    async fn recover_from(&mut self, _vault: &std::path::Path) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+
     /// Describes a table; `None` when it does not exist.
     async fn describe(&mut self, table: &TableName) -> Result<Option<TableInfo>, ToolError>;
 

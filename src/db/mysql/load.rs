@@ -22,6 +22,7 @@ use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName};
 use crate::exit::ToolError;
 use insert::insert_rows;
 use references::check_references;
+pub(super) use triggers::recreate_recorded;
 use triggers::{SavedTrigger, recreate_triggers, triggers_of};
 
 /// The most value bytes one INSERT carries (less when the server's
@@ -42,6 +43,9 @@ pub(super) struct RestoreState {
     pub(super) grant_statements: Vec<String>,
     /// The data transaction has committed: nothing is left to roll back.
     committed: bool,
+    /// The vault whose side keeps the dropped triggers' definitions until
+    /// they are created again.
+    pub(super) record_dir: Option<std::path::PathBuf>,
 }
 
 struct Staged {
@@ -79,7 +83,10 @@ pub(super) async fn begin(
     database: &str,
     tables: &[TableInfo],
 ) -> Result<(), ToolError> {
-    *state = RestoreState::default();
+    *state = RestoreState {
+        record_dir: state.record_dir.take(),
+        ..RestoreState::default()
+    };
     let packet: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
         .fetch_one(&mut *conn)
         .await
@@ -99,6 +106,11 @@ pub(super) async fn begin(
         saved.extend(triggers_of(conn, schema, &table.name).await?);
     }
     triggers::require_recreatable(conn, &saved).await?;
+    if let Some(dir) = &state.record_dir
+        && !saved.is_empty()
+    {
+        triggers::write_record(dir, &saved)?;
+    }
     for (i, trigger) in saved.iter().enumerate() {
         let drop = format!(
             "DROP TRIGGER {}.{}",

@@ -398,6 +398,14 @@ impl Engine for Mysql {
         self.execute("COMMIT").await
     }
 
+    fn keep_recovery_in(&mut self, dir: &std::path::Path) {
+        self.restore.record_dir = Some(dir.to_owned());
+    }
+
+    async fn recover_from(&mut self, dir: &std::path::Path) -> Result<Vec<String>, ToolError> {
+        load::recreate_recorded(&mut self.conn, dir).await
+    }
+
     async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
         load::begin(&mut self.conn, &mut self.restore, &self.database, tables).await
     }

@@ -9,12 +9,96 @@ use crate::db::mysql::{SESSION_SETTINGS, mysql_error, quote_ident};
 use crate::exit::ToolError;
 
 /// A trigger as `SHOW CREATE TRIGGER` gave it.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct SavedTrigger {
     pub(super) schema: String,
     pub(super) name: String,
     sql_mode: String,
     collation_connection: String,
     statement: String,
+}
+
+/// The file beside the vault (`FILE.vault.mariadb-triggers.json`) that
+/// keeps the definitions of the triggers a restore drops until they exist
+/// again: any later restore of that vault finds it, even after a kill.
+pub(super) fn record_path(vault: &std::path::Path) -> std::path::PathBuf {
+    let mut name = vault.as_os_str().to_owned();
+    name.push(".mariadb-triggers.json");
+    std::path::PathBuf::from(name)
+}
+
+/// Writes the definitions durably (0600, synced) before any is dropped: a
+/// kill or a lost connection cannot lose them.
+pub(super) fn write_record(
+    vault: &std::path::Path,
+    saved: &[SavedTrigger],
+) -> Result<(), ToolError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = record_path(vault);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(&serde_json::to_vec(saved).map_err(std::io::Error::other)?)?;
+        file.sync_all()
+    })();
+    written.map_err(|e| {
+        ToolError::failed(format!(
+            "cannot keep the triggers' definitions in {} before dropping them ({e}); nothing was changed",
+            path.display()
+        ))
+    })
+}
+
+/// Creates again every trigger of the record beside `vault` that does not
+/// exist: what a killed or failed restore dropped. A line per trigger.
+pub(in crate::db::mysql) async fn recreate_recorded(
+    conn: &mut MySqlConnection,
+    vault: &std::path::Path,
+) -> Result<Vec<String>, ToolError> {
+    let path = record_path(vault);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(Vec::new());
+    };
+    let saved: Vec<SavedTrigger> = serde_json::from_slice(&bytes).map_err(|e| {
+        ToolError::failed(format!("{}: not a record of triggers: {e}", path.display()))
+    })?;
+    let mut missing = Vec::new();
+    for trigger in saved {
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM information_schema.triggers WHERE trigger_schema = ? AND trigger_name = ?",
+        )
+        .bind(&trigger.schema)
+        .bind(&trigger.name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| mysql_error("", e))?;
+        if exists.is_none() {
+            missing.push(trigger);
+        }
+    }
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|t| {
+            format!(
+                "trigger {}.{} created again from {}",
+                t.schema,
+                t.name,
+                path.display()
+            )
+        })
+        .collect();
+    let mut state = RestoreState {
+        triggers: missing,
+        ..RestoreState::default()
+    };
+    recreate_triggers(conn, &mut state).await?;
+    let _ = std::fs::remove_file(&path);
+    Ok(lines)
 }
 
 /// The table's triggers in the order they fire, with their definitions.
@@ -86,7 +170,21 @@ pub(super) async fn recreate_triggers(
     }
     run(conn, "", SESSION_SETTINGS.to_owned()).await?;
     if failed.is_empty() {
+        if let Some(vault) = &state.record_dir {
+            let _ = std::fs::remove_file(record_path(vault));
+        }
         return Ok(());
+    }
+    if let Some(vault) = &state.record_dir {
+        return Err(ToolError::failed(format!(
+            "the trigger(s) dropped for the restore could not be created again: {}",
+            failed.join("; ")
+        ))
+        .hint(format!(
+            "their definitions are kept in {}; once the cause is fixed, the next restore of {} creates the missing ones again",
+            record_path(vault).display(),
+            vault.display()
+        )));
     }
     Err(ToolError::failed(format!(
         "the trigger(s) dropped for the restore could not be created again: {}",
