@@ -43,6 +43,9 @@ pub enum FindingKind {
     /// PostgreSQL with pg_cron: a scheduled job, listed for review; it does
     /// not by itself make the run end with 3.
     ScheduledJob,
+    /// PostgreSQL: rows of an `oid` (or `lo`) column that refer to a large
+    /// object that does not exist: documents a refresh removed.
+    DanglingLargeObject,
 }
 
 impl FindingKind {
@@ -59,6 +62,7 @@ impl FindingKind {
             FindingKind::Integrity => "integrity",
             FindingKind::ForeignKeyViolation => "foreign-key-violation",
             FindingKind::ScheduledJob => "scheduled-job",
+            FindingKind::DanglingLargeObject => "dangling-large-object",
         }
     }
 
