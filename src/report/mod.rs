@@ -516,7 +516,7 @@ pub fn require_free(dir: &Path) -> Result<(), ToolError> {
 const REPORT_ROOM: usize = 4 << 20;
 
 /// Makes the report folder (0700) and proves it takes a report: a file of
-/// [`REPORT_ROOM`] bytes is written, synced and removed. Before any change
+/// `REPORT_ROOM` bytes is written, synced and removed. Before any change
 /// to a database, so that a full disk or a read-only folder stops the run
 /// with nothing done.
 pub fn prepare_folder(dir: &Path) -> Result<(), ToolError> {
