@@ -131,3 +131,81 @@ fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
         "the record is removed once the triggers exist"
     );
 }
+
+/// The server ends the restoring session (`KILL`) while it loads: the data
+/// transaction is rolled back by the server, the message says so, and the
+/// triggers the restore had dropped come back with the next restore.
+#[test]
+fn a_restoring_session_killed_by_the_server_is_rolled_back_and_its_triggers_come_back() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let Some(server) = mysql::server(
+        "a_restoring_session_killed_by_the_server_is_rolled_back_and_its_triggers_come_back",
+    ) else {
+        return;
+    };
+    let db = server.database("server_kill");
+    db.exec(
+        "SET SESSION max_recursive_iterations = 1000000;
+         CREATE TABLE app_user (id int PRIMARY KEY, login varchar(40), note varchar(200));
+         CREATE TABLE audit (what varchar(20));
+         CREATE TRIGGER app_user_audit AFTER INSERT ON app_user FOR EACH ROW INSERT INTO audit VALUES ('insert');
+         INSERT INTO app_user WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000)
+           SELECT x, CONCAT('user', x), REPEAT('n', 150) FROM n;",
+    );
+    let site = Site::with_url(&db.url());
+    site.configure("[[preserve]]\ntable = \"app_user\"\n");
+    site.capture().expect(0);
+    db.exec("UPDATE app_user SET login = 'prod' WHERE id % 2 = 0");
+    let before = db.one("SELECT SUM(CRC32(CONCAT(id, login))) FROM app_user");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vault"))
+        .args([
+            "restore",
+            common::s(&site.vault),
+            "--config",
+            common::s(&site.config),
+        ])
+        .args(["--key-file", common::s(&site.key), "--steps", "restore"])
+        .env(common::mysql::ACC_URL_ENV, db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let killed = loop {
+        let ids = db.rows(&format!(
+            "SELECT ID FROM information_schema.PROCESSLIST
+             WHERE DB = '{}' AND COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID()
+               AND (INFO LIKE 'INSERT%' OR INFO LIKE 'DELETE%' OR INFO LIKE 'UPDATE%')",
+            db.name
+        ));
+        if let Some(id) = ids.first() {
+            if db.try_exec(&format!("KILL {id}")).is_ok() {
+                break true;
+            }
+        }
+        if start.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+    };
+    let output = child.wait_with_output().unwrap();
+    if !killed {
+        println!("skipped: the restore finished before its session could be killed");
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        db.one("SELECT SUM(CRC32(CONCAT(id, login))) FROM app_user"),
+        before,
+        "rolled back: {stderr}"
+    );
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert_eq!(
+        db.one(
+            "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+        ),
+        "1",
+        "{run:#?}"
+    );
+}
