@@ -20,6 +20,7 @@ pub mod health;
 pub mod interrupt;
 pub mod keys;
 pub mod links;
+pub mod private_file;
 pub mod progress;
 pub mod quarantine;
 pub mod redact;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pg::{self, ACC_URL_ENV, Site};
+use common::pg::{self, Site};
 use common::{key_file, s};
 
 fn interrupt(child: &Child) {
@@ -123,22 +123,7 @@ fn an_interrupted_pipeline_writes_its_report_and_resumes() {
         "DELETE FROM app_user; INSERT INTO patient VALUES (1, 'Johanna'); INSERT INTO note VALUES (1, 'n')",
     );
     let report = site.dir.path().join("report");
-    let child = Command::new(env!("CARGO_BIN_EXE_vault"))
-        .args([
-            "restore",
-            s(&site.vault),
-            "--config",
-            s(&site.config),
-            "--key-file",
-            s(&site.key),
-            "--report-dir",
-            s(&report),
-        ])
-        .env(ACC_URL_ENV, db.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = site.spawn_restore(&["--report-dir", s(&report)]);
     wait_for("the sleeping rule", || {
         db.one("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' AND pid <> pg_backend_pid()") != "0"
     });

@@ -54,20 +54,13 @@ fn a_trigger_of_another_definer_stops_the_restore_before_any_change() {
     assert_eq!(db.table("app_user").len(), 2);
 }
 
-/// A restore killed after it dropped the restored tables' triggers: their
-/// definitions wait beside the vault (0600), and the next restore of that
-/// vault creates them again before anything else.
-#[test]
-fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-    let Some(server) =
-        mysql::server("triggers_dropped_by_a_killed_restore_are_created_again_by_the_next")
-    else {
-        return;
-    };
-    let db = server.database("killed");
+/// 300,000 accounts with an insert trigger, captured, then changed as a
+/// refresh changes them: a restore that takes a while and drops a trigger.
+fn refreshed_with_a_trigger(
+    server: &std::sync::Arc<mysql::Server>,
+    label: &str,
+) -> (mysql::Db, Site) {
+    let db = server.database(label);
     db.exec(
         "SET SESSION max_recursive_iterations = 1000000;
          CREATE TABLE app_user (id int PRIMARY KEY, login varchar(40), note varchar(200));
@@ -76,26 +69,30 @@ fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
          INSERT INTO app_user WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000)
            SELECT x, CONCAT('user', x), REPEAT('n', 150) FROM n;",
     );
-    let triggers = || {
-        db.one("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()")
-    };
     let site = Site::with_url(&db.url());
     site.configure("[[preserve]]\ntable = \"app_user\"\n");
     site.capture().expect(0);
     db.exec("UPDATE app_user SET login = 'prod' WHERE id % 2 = 0");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vault"))
-        .args([
-            "restore",
-            common::s(&site.vault),
-            "--config",
-            common::s(&site.config),
-        ])
-        .args(["--key-file", common::s(&site.key), "--steps", "restore"])
-        .env(common::mysql::ACC_URL_ENV, db.url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    (db, site)
+}
+
+/// A restore killed after it dropped the restored tables' triggers: their
+/// definitions wait beside the vault (0600), and the next restore of that
+/// vault creates them again before anything else.
+#[test]
+fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+    let Some(server) =
+        mysql::server("triggers_dropped_by_a_killed_restore_are_created_again_by_the_next")
+    else {
+        return;
+    };
+    let (db, site) = refreshed_with_a_trigger(&server, "killed");
+    let triggers = || {
+        db.one("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()")
+    };
+    let mut child = site.spawn_restore(&["--steps", "restore"]);
     let start = Instant::now();
     while triggers() != "0" {
         assert!(
@@ -137,40 +134,15 @@ fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
 /// triggers the restore had dropped come back with the next restore.
 #[test]
 fn a_restoring_session_killed_by_the_server_is_rolled_back_and_its_triggers_come_back() {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     let Some(server) = mysql::server(
         "a_restoring_session_killed_by_the_server_is_rolled_back_and_its_triggers_come_back",
     ) else {
         return;
     };
-    let db = server.database("server_kill");
-    db.exec(
-        "SET SESSION max_recursive_iterations = 1000000;
-         CREATE TABLE app_user (id int PRIMARY KEY, login varchar(40), note varchar(200));
-         CREATE TABLE audit (what varchar(20));
-         CREATE TRIGGER app_user_audit AFTER INSERT ON app_user FOR EACH ROW INSERT INTO audit VALUES ('insert');
-         INSERT INTO app_user WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000)
-           SELECT x, CONCAT('user', x), REPEAT('n', 150) FROM n;",
-    );
-    let site = Site::with_url(&db.url());
-    site.configure("[[preserve]]\ntable = \"app_user\"\n");
-    site.capture().expect(0);
-    db.exec("UPDATE app_user SET login = 'prod' WHERE id % 2 = 0");
+    let (db, site) = refreshed_with_a_trigger(&server, "server_kill");
     let before = db.one("SELECT SUM(CRC32(CONCAT(id, login))) FROM app_user");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vault"))
-        .args([
-            "restore",
-            common::s(&site.vault),
-            "--config",
-            common::s(&site.config),
-        ])
-        .args(["--key-file", common::s(&site.key), "--steps", "restore"])
-        .env(common::mysql::ACC_URL_ENV, db.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = site.spawn_restore(&["--steps", "restore"]);
     let start = Instant::now();
     let killed = loop {
         let ids = db.rows(&format!(

@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pg::{self, ACC_URL_ENV, Site};
+use common::pg::{self, Site};
 use common::s;
 
 #[test]
@@ -30,22 +29,7 @@ fn a_restoring_session_killed_by_the_server_changes_nothing() {
     db.exec("DELETE FROM app_user");
     let before = db.table("app_user");
     let report = site.dir.path().join("report");
-    let child = Command::new(env!("CARGO_BIN_EXE_vault"))
-        .args([
-            "restore",
-            s(&site.vault),
-            "--config",
-            s(&site.config),
-            "--key-file",
-            s(&site.key),
-            "--report-dir",
-            s(&report),
-        ])
-        .env(ACC_URL_ENV, db.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = site.spawn_restore(&["--report-dir", s(&report)]);
     let start = Instant::now();
     loop {
         let killed = db.one(

@@ -10,12 +10,9 @@ use crate::keys::{EnvLookup, require_unlock_key};
 pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
     let key = require_unlock_key(&args.key, env, "capture")?;
-    let env_text = text_env(env);
-    let url = config.acceptance_url(&env_text).map_err(config_error)?;
     // A vault of production's data under acceptance's name is the wrong
     // vault: capture refuses production as the writing commands do.
-    let production = config.production_url(&env_text).map_err(config_error)?;
-    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+    let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
     let runtime = crate::runtime()?;
     // On a terminal, live bars show each table; the finished-table lines
     // would repeat them, so they go nowhere.

@@ -2,10 +2,27 @@
 
 use std::io::Write;
 
+use crate::commands::capture::{config_error, text_env};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::db::any::AnyEngine;
 use crate::exit::{Exit, ToolError};
 use crate::guard::ServerInstance;
+use crate::keys::EnvLookup;
+
+/// The acceptance and production URLs of the configuration, read from the
+/// environment where it names them, and checked by [`refuse_production_urls`]
+/// before any connection.
+pub fn guarded_urls(
+    config: &Config,
+    env: EnvLookup<'_>,
+    out: &mut dyn Write,
+) -> Result<(DatabaseUrl, Option<DatabaseUrl>), ToolError> {
+    let env_text = text_env(env);
+    let url = config.acceptance_url(&env_text).map_err(config_error)?;
+    let production = config.production_url(&env_text).map_err(config_error)?;
+    refuse_production_urls(config, &url, production.as_ref(), out)?;
+    Ok((url, production))
+}
 
 /// Where the URLs lead, checked before any connection: exit 4 when
 /// acceptance is production. Without a production URL, a note says what

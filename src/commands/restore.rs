@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::RestoreArgs;
-use crate::commands::capture::{config_error, load_config, progress, text_env};
+use crate::commands::capture::{load_config, progress};
 use crate::db::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
@@ -26,10 +26,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     super::require_file(&args.vault)?;
     let config = load_config(&args.config)?;
     let key = require_unlock_key(&args.key, env, "restore")?;
-    let env_text = text_env(env);
-    let url = config.acceptance_url(&env_text).map_err(config_error)?;
-    let production = config.production_url(&env_text).map_err(config_error)?;
-    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+    let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
     if args.dry_run {
         // A real restore authenticates every chunk as it loads it (and rolls
         // back on damage); a dry run reads no rows, so it checks them here.

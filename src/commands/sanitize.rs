@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::SanitizeArgs;
-use crate::commands::capture::{config_error, load_config, text_env};
+use crate::commands::capture::load_config;
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;
 use crate::sanitize::{SanitizeSummary, VerifySummary};
@@ -14,10 +14,7 @@ pub fn run(
     env: EnvLookup<'_>,
 ) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
-    let env_text = text_env(env);
-    let url = config.acceptance_url(&env_text).map_err(config_error)?;
-    let production = config.production_url(&env_text).map_err(config_error)?;
-    super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+    let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
     if config.sanitize.is_empty() {
         writeln!(
             out,

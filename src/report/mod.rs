@@ -401,38 +401,11 @@ impl Report {
     }
 }
 
-/// Writes a new file readable by its owner only (0600): a report names
-/// the tables, rules and links of a database of health data. It is written
-/// under a temporary name and renamed once whole: a full disk leaves no
-/// empty or half report file.
+/// Writes a report file: readable by its owner only (a report names the
+/// tables, rules and links of a database of health data), whole or not at
+/// all, never over an existing one.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{name}.partial"));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&partial)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if path.exists() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} already exists", path.display()),
-            ));
-        }
-        std::fs::rename(&partial, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    written
+    crate::private_file::write_whole(path, bytes, crate::private_file::Existing::Refuse)
 }
 
 /// Hex SHA-256 of some bytes.

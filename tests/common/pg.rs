@@ -273,6 +273,20 @@ impl Site {
         self.vault_with(&args)
     }
 
+    /// Starts `vault restore` of the site's vault with `extra` arguments, in
+    /// the background (output piped): for a test that interrupts or kills it.
+    pub fn spawn_restore(&self, extra: &[&str]) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vault"))
+            .args(["restore", s(&self.vault), "--config", s(&self.config)])
+            .args(["--key-file", s(&self.key)])
+            .args(extra)
+            .env(ACC_URL_ENV, &self.acceptance_url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the vault binary starts")
+    }
+
     /// Runs the binary with the acceptance URL in the environment.
     pub fn vault_with(&self, args: &[&str]) -> Run {
         vault(args, &[(ACC_URL_ENV, self.acceptance_url.as_str())])

@@ -33,20 +33,10 @@ pub(super) fn write_record(
     vault: &std::path::Path,
     saved: &[SavedTrigger],
 ) -> Result<(), ToolError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use crate::private_file::{Existing, write_whole};
     let path = record_path(vault);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)?;
-        file.write_all(&serde_json::to_vec(saved).map_err(std::io::Error::other)?)?;
-        file.sync_all()
-    })();
-    written.map_err(|e| {
+    let bytes = serde_json::to_vec(saved).expect("saved triggers serialize");
+    write_whole(&path, &bytes, Existing::Replace).map_err(|e| {
         ToolError::failed(format!(
             "cannot keep the triggers' definitions in {} before dropping them ({e}); nothing was changed",
             path.display()
