@@ -148,6 +148,11 @@ pub struct HealthArgs {
     /// Repair what can be repaired (never on production), then check again.
     #[arg(long)]
     pub fix: bool,
+    /// The vault of a restore that did not finish: MariaDB/MySQL triggers
+    /// it dropped and recorded beside the vault are checked, and with
+    /// `--fix` created again.
+    #[arg(long, value_name = "FILE")]
+    pub vault: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

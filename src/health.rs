@@ -46,6 +46,10 @@ pub enum FindingKind {
     /// PostgreSQL: rows of an `oid` (or `lo`) column that refer to a large
     /// object that does not exist: documents a refresh removed.
     DanglingLargeObject,
+    /// MariaDB/MySQL: a trigger that a restore dropped and did not create
+    /// again (killed, or its connection lost); its definition is in the
+    /// record beside the vault.
+    MissingTrigger,
 }
 
 impl FindingKind {
@@ -63,6 +67,7 @@ impl FindingKind {
             FindingKind::ForeignKeyViolation => "foreign-key-violation",
             FindingKind::ScheduledJob => "scheduled-job",
             FindingKind::DanglingLargeObject => "dangling-large-object",
+            FindingKind::MissingTrigger => "missing-trigger",
         }
     }
 

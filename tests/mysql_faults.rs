@@ -3,6 +3,7 @@
 mod common;
 
 use common::mysql::{self, Site};
+use common::s;
 
 #[test]
 fn a_trigger_of_another_definer_stops_the_restore_before_any_change() {
@@ -77,8 +78,8 @@ fn refreshed_with_a_trigger(
 }
 
 /// A restore killed after it dropped the restored tables' triggers: their
-/// definitions wait beside the vault (0600), and the next restore of that
-/// vault creates them again before anything else.
+/// definitions wait beside the vault (0600); `vault health --vault` finds
+/// them missing and `--fix` creates them again.
 #[test]
 fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
     use std::os::unix::fs::PermissionsExt;
@@ -117,11 +118,27 @@ fn triggers_dropped_by_a_killed_restore_are_created_again_by_the_next() {
         std::fs::metadata(&record).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let run = site.restore(&["--steps", "restore"]).expect(0);
+    // `vault health` finds the trigger missing from the record; `--fix`
+    // creates it again (the next restore would too: see the test below).
+    let vault = site.vault.display().to_string();
+    let check = site
+        .vault_with(&["health", "--config", s(&site.config), "--vault", &vault])
+        .expect(3);
     assert!(
-        run.stdout.contains("trigger") && run.stdout.contains("created again"),
-        "{run:#?}"
+        check.stdout.contains("missing-trigger") && check.stdout.contains("app_user_audit"),
+        "{check:#?}"
     );
+    let fix = site
+        .vault_with(&[
+            "health",
+            "--fix",
+            "--config",
+            s(&site.config),
+            "--vault",
+            &vault,
+        ])
+        .expect(0);
+    assert!(fix.stdout.contains("repaired"), "{fix:#?}");
     assert_eq!(triggers(), "1");
     assert!(
         !record.exists(),
@@ -179,5 +196,67 @@ fn a_restoring_session_killed_by_the_server_is_rolled_back_and_its_triggers_come
         ),
         "1",
         "{run:#?}"
+    );
+}
+
+/// Grants run after the commit on MariaDB (GRANT commits implicitly): one
+/// that fails must not keep the others from running, grants come before
+/// revokes, and every statement that did not run is named.
+#[test]
+fn a_grant_statement_that_fails_does_not_stop_the_others() {
+    let Some(server) = mysql::server("a_grant_statement_that_fails_does_not_stop_the_others")
+    else {
+        return;
+    };
+    let restorer = server.account("grant_restorer");
+    let reader = server.account("grant_reader");
+    let db = server.database("grantfail");
+    db.exec(
+        "CREATE TABLE app_user (id int PRIMARY KEY, login varchar(20));
+         CREATE TABLE app_note (id int PRIMARY KEY, body varchar(20));
+         INSERT INTO app_user VALUES (1, 'a');",
+    );
+    let (r, name) = (reader.spec(), &db.name);
+    db.exec(&format!("GRANT SELECT ON `{name}`.app_user TO {r}"));
+    // The restoring account may grant on app_user only.
+    server.admin(&format!(
+        "ALTER USER '{0}'@'%' ACCOUNT UNLOCK;
+         GRANT ALL ON `{1}`.* TO '{0}'@'%';
+         GRANT SELECT ON mysql.* TO '{0}'@'%';
+         GRANT SELECT ON `{1}`.app_user TO '{0}'@'%' WITH GRANT OPTION",
+        restorer.name, name
+    ));
+    let url = db.url();
+    let at = url.find("://").unwrap() + 3;
+    let user_end = url[at..].find('@').unwrap() + at;
+    let as_restorer = format!("{}{}{}", &url[..at], restorer.name, &url[user_end..]);
+    let mut site = Site::with_url(&url);
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[grants]\nroles = [\"{r}\"]\n"
+    ));
+    site.capture().expect(0);
+
+    // The refresh takes SELECT on app_user away and gives DELETE on
+    // app_note, which the restoring account cannot revoke.
+    db.exec(&format!(
+        "REVOKE SELECT ON `{name}`.app_user FROM {r}; GRANT DELETE ON `{name}`.app_note TO {r}"
+    ));
+    site.set_acceptance_url(&as_restorer);
+    let run = site.restore(&["--steps", "restore"]).expect(1);
+    let error = run.error_line();
+    assert!(error.contains("committed"), "{run:#?}");
+    assert!(
+        error.contains("did not run REVOKE DELETE ON") && error.contains("app_note"),
+        "{run:#?}"
+    );
+    let held = db.rows(&format!(
+        "SELECT CONCAT(table_name, ' ', privilege_type) FROM information_schema.table_privileges
+         WHERE table_schema = DATABASE() AND grantee = \"{}\" ORDER BY 1",
+        r.replace('"', "")
+    ));
+    assert_eq!(
+        held,
+        ["app_note DELETE", "app_user SELECT"],
+        "the grant ran though the revoke before it failed"
     );
 }

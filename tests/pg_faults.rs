@@ -56,3 +56,61 @@ fn a_restoring_session_killed_by_the_server_changes_nothing() {
     assert_eq!(db.table("app_user"), before, "acceptance as it was");
     assert!(report.join("report.json").exists(), "the report is written");
 }
+
+/// A `[grants]` role that production gave a privilege WITH GRANT OPTION,
+/// and that passed it on to a role outside `[grants]`: revoking it must not
+/// take the other role's privilege along (no CASCADE). The restore stops,
+/// names the privileges granted onward, and changes nothing.
+#[test]
+fn a_revoke_never_takes_privileges_of_roles_outside_grants() {
+    let Some(server) = pg::server("a_revoke_never_takes_privileges_of_roles_outside_grants") else {
+        return;
+    };
+    let tester = server.role("onward_tester");
+    let auditor = server.role("onward_auditor");
+    let db = server.database("onward");
+    db.exec(
+        "CREATE TABLE app_user (id int PRIMARY KEY, login text);
+         CREATE TABLE assessment (id int PRIMARY KEY, note text);
+         INSERT INTO app_user VALUES (1, 'a'), (2, 'b');",
+    );
+    let site = Site::new(&db);
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[grants]\nroles = [\"{}\"]\n",
+        tester.name
+    ));
+    site.capture().expect(0);
+    // After the refresh, the tester holds SELECT with the grant option on
+    // assessment, and passed it on to the auditor.
+    db.exec(&format!(
+        "DELETE FROM app_user WHERE id = 2;
+         GRANT SELECT ON assessment TO {0} WITH GRANT OPTION;
+         SET ROLE {0}; GRANT SELECT ON assessment TO {1}; RESET ROLE;",
+        tester.name, auditor.name
+    ));
+    let before = db.table("app_user");
+    let acl_before = db.one("SELECT relacl::text FROM pg_class WHERE relname = 'assessment'");
+
+    let run = site.restore(&["--steps", "restore"]).expect(1);
+    let error = run.error_line();
+    assert!(error.contains("RESTRICT"), "{run:#?}");
+    assert!(
+        error.contains(&format!("SELECT to \"{}\"", auditor.name)),
+        "{run:#?}"
+    );
+    assert!(error.contains("nothing was changed"), "{run:#?}");
+    assert_eq!(db.table("app_user"), before, "nothing changed");
+    assert_eq!(
+        db.one("SELECT relacl::text FROM pg_class WHERE relname = 'assessment'"),
+        acl_before,
+        "the auditor keeps what the tester gave it"
+    );
+
+    // Once the DBA has revoked what was granted onward, the restore runs.
+    db.exec(&format!(
+        "SET ROLE {}; REVOKE SELECT ON assessment FROM {}; RESET ROLE;",
+        tester.name, auditor.name
+    ));
+    site.restore(&["--steps", "restore"]).expect(0);
+    assert_eq!(db.table("app_user").len(), 2);
+}

@@ -28,6 +28,9 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
             out,
         )
         .await?;
+        if let Some(vault) = &args.vault {
+            crate::db::Engine::keep_recovery_in(&mut db, vault);
+        }
         crate::health::health(&mut db, args.fix).await
     })?;
     print(&summary, out)?;

@@ -484,7 +484,7 @@ async fn exists(
     Ok(found.is_some())
 }
 
-/// The REVOKE statements (first) and GRANT statements that turn `now` into
+/// The GRANT statements (first) and REVOKE statements that turn `now` into
 /// `captured`. The grant option is one flag per object and account in
 /// MySQL; column privileges carry none of their own.
 fn plan(database: &str, captured: &Held, now: &Held) -> Vec<String> {
@@ -616,8 +616,10 @@ fn plan(database: &str, captured: &Held, now: &Held) -> Vec<String> {
             ));
         }
     }
-    revokes.extend(grants);
-    revokes
+    // Grants first: a revoke that fails after them leaves an account with
+    // more of what it had, never less than either state.
+    grants.extend(revokes);
+    grants
 }
 
 #[cfg(test)]
@@ -650,7 +652,7 @@ mod tests {
     }
 
     #[test]
-    fn revokes_come_before_grants_and_columns_join_their_table() {
+    fn grants_come_before_revokes_and_columns_join_their_table() {
         let reader = Account::parse("reader@%").unwrap();
         let table = Object {
             kind: "table".into(),
@@ -676,9 +678,9 @@ mod tests {
         assert_eq!(
             plan("acc", &captured, &now),
             [
-                "REVOKE DELETE ON `acc`.`app_user` FROM 'reader'@'%'",
                 "GRANT SELECT ON `acc`.`app_user` TO 'reader'@'%' WITH GRANT OPTION",
                 "GRANT UPDATE (`login`) ON `acc`.`app_user` TO 'reader'@'%'",
+                "REVOKE DELETE ON `acc`.`app_user` FROM 'reader'@'%'",
             ]
         );
         assert!(plan("acc", &captured, &captured).is_empty());

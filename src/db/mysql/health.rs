@@ -31,10 +31,22 @@ impl HealthCheck for Mysql {
         auto_increment::behind(conn, &schema, self.flavor, &mut out).await?;
         events(conn, &schema, &mut out).await?;
         definers::missing_definers(conn, &schema, &mut out).await?;
+        if let Some(vault) = self.restore.record_dir.clone() {
+            recorded_triggers(conn, &vault, &mut out).await?;
+        }
         Ok(out)
     }
 
     async fn repair_finding(&mut self, finding: &Finding) -> Result<Option<String>, ToolError> {
+        if finding.kind == FindingKind::MissingTrigger {
+            let Some(vault) = self.restore.record_dir.clone() else {
+                return Ok(None);
+            };
+            return match super::load::recreate_recorded(&mut self.conn, &vault).await {
+                Ok(_) => Ok(None),
+                Err(e) => Ok(Some(e.message)),
+            };
+        }
         let Some(statement) = &finding.repair else {
             return Ok(None);
         };
@@ -48,6 +60,31 @@ impl HealthCheck for Mysql {
             Err(e) => Err(mysql_error(&finding.object, e)),
         }
     }
+}
+
+/// Triggers that a restore of `vault` dropped and did not create again,
+/// from the record it keeps beside the vault (`vault health --vault FILE`).
+async fn recorded_triggers(
+    conn: &mut MySqlConnection,
+    vault: &std::path::Path,
+    out: &mut Inspection,
+) -> Result<(), ToolError> {
+    let record = super::load::record_path(vault);
+    for trigger in super::load::missing_recorded(conn, vault).await? {
+        let mut finding = Finding::new(
+            FindingKind::MissingTrigger,
+            format!("{}.{}", trigger.schema, trigger.name),
+            "dropped by a restore that did not finish, and not created again",
+            format!("the record {}", record.display()),
+        );
+        finding.repair = Some(format!(
+            "the CREATE TRIGGER statement kept in {}",
+            record.display()
+        ));
+        finding.what_to_do = "run `vault health --fix --vault FILE`, or `vault restore` of the same vault, to create it again".into();
+        out.findings.push(finding);
+    }
+    Ok(())
 }
 
 /// `schema.name`, quoted for SQL.

@@ -22,8 +22,8 @@ use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName};
 use crate::exit::ToolError;
 use insert::insert_rows;
 use references::check_references;
-pub(super) use triggers::recreate_recorded;
 use triggers::{SavedTrigger, recreate_triggers, triggers_of};
+pub(super) use triggers::{missing_recorded, record_path, recreate_recorded};
 
 /// The most value bytes one INSERT carries (less when the server's
 /// `max_allowed_packet` is small).
@@ -369,10 +369,11 @@ pub(super) async fn commit(
     if let Err(e) = recreate_triggers(conn, state).await {
         failures.push(e.message);
     }
+    // Every statement is tried: one that fails does not keep the others
+    // from running, and each that did not run is named.
     for statement in std::mem::take(&mut state.grant_statements) {
         if let Err(e) = run(conn, "", statement.clone()).await {
-            failures.push(format!("grants: {statement}: {}", e.message));
-            break;
+            failures.push(format!("grants: did not run {statement}: {}", e.message));
         }
     }
     if failures.is_empty() {

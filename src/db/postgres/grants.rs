@@ -139,6 +139,20 @@ const ALL_OBJECTS: &str = concat!(
     "SELECT kind, schema, name, sub, target FROM objects WHERE kind <> 'column'"
 );
 
+/// Privileges that `$1` granted to another role on its object (what a
+/// REVOKE … RESTRICT refuses to take away with it): kind, schema, name,
+/// sub, grantee, privilege.
+const GRANTED_ONWARD: &str = concat!(
+    objects!(),
+    "SELECT o.kind, o.schema, o.name, o.sub,
+            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END,
+            a.privilege_type
+     FROM objects o
+     CROSS JOIN LATERAL aclexplode(o.acl) AS a
+     WHERE a.grantor <> a.grantee AND pg_get_userbyid(a.grantor)::text = $1
+     ORDER BY 1, 2, 3, 4, 5, 6"
+);
+
 /// The configured roles, `public` (any case) meaning PUBLIC.
 fn configured_roles(config: &Config) -> Vec<String> {
     let mut roles: Vec<String> = config
@@ -314,15 +328,33 @@ pub(super) async fn restore(
         ));
     }
     captured.retain(|(o, _, _), _| !gone.contains(o));
-    let statements = plan(&captured, &now, &targets);
-    for statement in &statements {
-        execute(conn, statement)
-            .await
-            .map_err(|e| ToolError::failed(format!("grants: {statement}: {}", e.message)))?;
+    for (statement, object, role) in plan(&captured, &now, &targets) {
+        // A revoke runs RESTRICT: one that would take privileges the role
+        // granted onward (to roles outside [grants]) fails, and says which.
+        execute(conn, "SAVEPOINT vault_grant").await?;
+        if let Err(e) = execute(conn, &statement).await {
+            execute(conn, "ROLLBACK TO SAVEPOINT vault_grant").await?;
+            let onward = granted_onward(conn, &role, &object).await?;
+            if onward.is_empty() {
+                return Err(ToolError::failed(format!(
+                    "grants: {statement}: {}",
+                    e.message
+                )));
+            }
+            return Err(ToolError::failed(format!(
+                "grants: {statement} would also take privileges {role} granted onward ({}); nothing was changed",
+                onward.join(", ")
+            ))
+            .hint(format!(
+                "revoke them as that role (SET ROLE {}; REVOKE …), or grant them again from another role, then restore again",
+                quote_ident(&role)
+            )));
+        }
+        execute(conn, "RELEASE SAVEPOINT vault_grant").await?;
         lines.push(format!("grants: {statement}"));
     }
     let (after, _) = current(conn, &roles).await?;
-    if let Some(left) = plan(&captured, &after, &targets).first() {
+    if let Some((left, _, _)) = plan(&captured, &after, &targets).first() {
         return Err(ToolError::failed(format!(
             "grants: after the restore, `{left}` would still be needed: the privilege was granted by another role; nothing was changed"
         ))
@@ -343,6 +375,45 @@ async fn current(
         now.insert((grant.object, grant.role, grant.privilege), grant.grantable);
     }
     Ok((now, targets))
+}
+
+/// The privileges `role` granted to other roles on `object`, as lines
+/// (`SELECT to "auditor"`).
+async fn granted_onward(
+    conn: &mut PgConnection,
+    role: &str,
+    object: &Object,
+) -> Result<Vec<String>, ToolError> {
+    let rows = sqlx::query(GRANTED_ONWARD)
+        .bind(role)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    let table_of_column = |o: &Object| Object {
+        kind: "table".into(),
+        sub: None,
+        ..o.clone()
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            let found = Object {
+                kind: row.get(0),
+                schema: row.get(1),
+                name: row.get(2),
+                sub: row.get(3),
+            };
+            // Revoking a table privilege takes its column privileges along.
+            found == *object || (object.kind == "table" && table_of_column(&found) == *object)
+        })
+        .map(|row| {
+            format!(
+                "{} to {}",
+                row.get::<String, _>(5),
+                quote_ident(&row.get::<String, _>(4))
+            )
+        })
+        .collect())
 }
 
 /// The table SQL of a captured column privilege, when the column exists.
@@ -366,8 +437,14 @@ async fn column_table(
 }
 
 /// The REVOKE statements (first) and GRANT statements that turn `now` into
-/// `captured`, privileges of one object, role and option grouped together.
-fn plan(captured: &Held, now: &Held, targets: &BTreeMap<Object, String>) -> Vec<String> {
+/// `captured`, privileges of one object, role and option grouped together;
+/// each with its object and role. Revokes are RESTRICT: they never take
+/// privileges of roles outside `[grants]` along.
+fn plan(
+    captured: &Held,
+    now: &Held,
+    targets: &BTreeMap<Object, String>,
+) -> Vec<(String, Object, String)> {
     // (grant? (revokes come first: revoking a table privilege also revokes
     // its column privileges), grant option?, object, role) -> privileges
     let mut groups: BTreeMap<(bool, bool, &Object, &str), Vec<&str>> = BTreeMap::new();
@@ -414,19 +491,20 @@ fn plan(captured: &Held, now: &Held, targets: &BTreeMap<Object, String>) -> Vec<
                     (format!("{on} {target}"), privileges.join(", "))
                 }
             };
-            let role = if role == "public" {
+            let to = if role == "public" {
                 "PUBLIC".to_owned()
             } else {
                 quote_ident(role)
             };
-            Some(match (grant, option) {
-                (false, false) => format!("REVOKE {list} ON {on} FROM {role} CASCADE"),
+            let sql = match (grant, option) {
+                (false, false) => format!("REVOKE {list} ON {on} FROM {to} RESTRICT"),
                 (false, true) => {
-                    format!("REVOKE GRANT OPTION FOR {list} ON {on} FROM {role} CASCADE")
+                    format!("REVOKE GRANT OPTION FOR {list} ON {on} FROM {to} RESTRICT")
                 }
-                (true, false) => format!("GRANT {list} ON {on} TO {role}"),
-                (true, true) => format!("GRANT {list} ON {on} TO {role} WITH GRANT OPTION"),
-            })
+                (true, false) => format!("GRANT {list} ON {on} TO {to}"),
+                (true, true) => format!("GRANT {list} ON {on} TO {to} WITH GRANT OPTION"),
+            };
+            Some((sql, object.clone(), role.to_owned()))
         })
         .collect()
 }
@@ -477,11 +555,15 @@ mod tests {
             (&column, "reader", "UPDATE", false),
             (&users, "reader", "SELECT", true),
         ]);
+        let sql: Vec<String> = plan(&captured, &now, &targets)
+            .into_iter()
+            .map(|(sql, _, _)| sql)
+            .collect();
         assert_eq!(
-            plan(&captured, &now, &targets),
+            sql,
             [
-                "REVOKE INSERT ON TABLE camis.app_user FROM PUBLIC CASCADE",
-                "REVOKE SELECT ON TABLE camis.assessment FROM \"reader\" CASCADE",
+                "REVOKE INSERT ON TABLE camis.app_user FROM PUBLIC RESTRICT",
+                "REVOKE SELECT ON TABLE camis.assessment FROM \"reader\" RESTRICT",
                 "GRANT SELECT (\"note\"), UPDATE (\"note\") ON TABLE camis.assessment TO \"reader\"",
                 "GRANT SELECT ON TABLE camis.app_user TO \"reader\" WITH GRANT OPTION",
             ]

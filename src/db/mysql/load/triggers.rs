@@ -10,9 +10,9 @@ use crate::exit::ToolError;
 
 /// A trigger as `SHOW CREATE TRIGGER` gave it.
 #[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct SavedTrigger {
-    pub(super) schema: String,
-    pub(super) name: String,
+pub(in crate::db::mysql) struct SavedTrigger {
+    pub(in crate::db::mysql) schema: String,
+    pub(in crate::db::mysql) name: String,
     sql_mode: String,
     collation_connection: String,
     statement: String,
@@ -21,7 +21,7 @@ pub(super) struct SavedTrigger {
 /// The file beside the vault (`FILE.vault.mariadb-triggers.json`) that
 /// keeps the definitions of the triggers a restore drops until they exist
 /// again: any later restore of that vault finds it, even after a kill.
-pub(super) fn record_path(vault: &std::path::Path) -> std::path::PathBuf {
+pub(in crate::db::mysql) fn record_path(vault: &std::path::Path) -> std::path::PathBuf {
     let mut name = vault.as_os_str().to_owned();
     name.push(".mariadb-triggers.json");
     std::path::PathBuf::from(name)
@@ -44,12 +44,13 @@ pub(super) fn write_record(
     })
 }
 
-/// Creates again every trigger of the record beside `vault` that does not
-/// exist: what a killed or failed restore dropped. A line per trigger.
-pub(in crate::db::mysql) async fn recreate_recorded(
+/// The triggers of the record beside `vault` that do not exist: what a
+/// killed or failed restore dropped and did not create again. Empty when
+/// there is no record.
+pub(in crate::db::mysql) async fn missing_recorded(
     conn: &mut MySqlConnection,
     vault: &std::path::Path,
-) -> Result<Vec<String>, ToolError> {
+) -> Result<Vec<SavedTrigger>, ToolError> {
     let path = record_path(vault);
     let Ok(bytes) = std::fs::read(&path) else {
         return Ok(Vec::new());
@@ -71,6 +72,17 @@ pub(in crate::db::mysql) async fn recreate_recorded(
             missing.push(trigger);
         }
     }
+    Ok(missing)
+}
+
+/// Creates again every trigger of the record beside `vault` that does not
+/// exist, then removes the record. A line per trigger.
+pub(in crate::db::mysql) async fn recreate_recorded(
+    conn: &mut MySqlConnection,
+    vault: &std::path::Path,
+) -> Result<Vec<String>, ToolError> {
+    let path = record_path(vault);
+    let missing = missing_recorded(conn, vault).await?;
     let lines: Vec<String> = missing
         .iter()
         .map(|t| {
