@@ -88,6 +88,7 @@ pub async fn plan<E: Engine>(
             mode: preserve.mode,
             encoding: db.row_encoding().to_owned(),
             source: source.clone(),
+            identity: Vec::new(),
         };
         planned.push((captured, info));
     }

@@ -82,6 +82,22 @@ pub struct Preserve {
     pub key: Option<Vec<String>>,
     #[serde(default)]
     pub mode: Mode,
+    /// Columns that tell one entity from another besides the key (the
+    /// login): a captured key whose target row differs in them collides.
+    #[serde(default)]
+    pub identity: Vec<String>,
+    /// What a key collision does; unset, it is a finding (exit 3).
+    pub on_collision: Option<OnCollision>,
+}
+
+/// What a restore does when captured keys already name other rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCollision {
+    /// Overwrite them, as acknowledged: reported, not a finding.
+    Replace,
+    /// Refuse the restore before any change (exit 4).
+    Stop,
 }
 
 /// How captured rows meet the rows already in the target.

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use vault_format::UnlockedVault;
 
-use crate::config::{Config, Mode};
-use crate::db::{CapturedTable, Engine, Identity, LoadCounts, TableInfo};
+use crate::config::{Config, Mode, OnCollision};
+use crate::db::{CapturedTable, Engine, Identity, KeyCollision, LoadCounts, TableInfo, TableName};
 use crate::exit::{Exit, ToolError};
 
 /// What the restore did, table by table.
@@ -21,6 +21,21 @@ pub struct RestoreSummary {
     pub notes: Vec<String>,
     /// Grants and link definitions put back, one line each.
     pub extras: Vec<String>,
+    /// Captured keys that named other rows in the target.
+    pub collisions: Vec<KeyCollision>,
+}
+
+impl RestoreSummary {
+    /// Key collisions the configuration did not accept: findings.
+    pub fn unaccepted_collisions(&self) -> usize {
+        self.collisions.iter().filter(|c| !c.accepted).count()
+    }
+}
+
+/// How one table's key collisions are found and met (from `[[preserve]]`).
+#[derive(Debug, Clone, Default)]
+struct CollisionRule {
+    on_collision: Option<OnCollision>,
 }
 
 /// One restored table.
@@ -173,6 +188,7 @@ pub async fn restore<E: Engine>(
     progress: &mut dyn std::io::Write,
 ) -> Result<RestoreSummary, ToolError> {
     let mut plan = Vec::new();
+    let mut rules = Vec::new();
     let mut notes = Vec::new();
     for (mut captured, rows) in captured_tables(vault)? {
         if captured.engine != db.kind() {
@@ -194,13 +210,30 @@ pub async fn restore<E: Engine>(
         })?;
         check_drift(&captured, &info, &mut notes)?;
         // The mode in the configuration at restore time wins over the one recorded at capture.
+        let mut rule = CollisionRule::default();
         if let Some(preserve) = config
             .preserve
             .iter()
             .find(|p| p.table == captured.table.to_string())
         {
             captured.mode = preserve.mode;
+            if let Some(missing) = preserve
+                .identity
+                .iter()
+                .find(|name| !captured.columns.iter().any(|c| &c.name == *name))
+            {
+                return Err(ToolError::usage(format!(
+                    "preserve {}: identity names the column {missing}, which the vault does not hold; nothing was changed",
+                    captured.table
+                ))
+                .hint("name columns of the table in identity, or capture again"));
+            }
+            captured.identity = preserve.identity.clone();
+            rule = CollisionRule {
+                on_collision: preserve.on_collision,
+            };
         }
+        rules.push(rule);
         plan.push((captured, info, rows));
     }
     let mut summary = RestoreSummary {
@@ -210,6 +243,7 @@ pub async fn restore<E: Engine>(
         tables: Vec::new(),
         notes,
         extras: Vec::new(),
+        collisions: Vec::new(),
     };
     let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
     if dry_run {
@@ -217,7 +251,7 @@ pub async fn restore<E: Engine>(
             Ok(()) => {
                 db.begin_restore(&infos).await?;
                 let rehearsal = async {
-                    load_all(db, vault, &plan, &mut summary, &mut std::io::sink()).await?;
+                    load_all(db, vault, &plan, &rules, &mut summary, &mut std::io::sink()).await?;
                     db.check_restore(&infos).await
                 };
                 if let Err(error) = rehearsal.await {
@@ -243,7 +277,7 @@ pub async fn restore<E: Engine>(
         return Ok(summary);
     }
     db.begin_restore(&infos).await?;
-    match load_all(db, vault, &plan, &mut summary, progress).await {
+    match load_all(db, vault, &plan, &rules, &mut summary, progress).await {
         Ok(()) => match commit_with_extras(db, vault, config, &infos, &mut summary).await {
             Ok(()) => Ok(summary),
             Err(error) => Err(roll_back(db, error).await),
@@ -293,6 +327,7 @@ async fn load_all<E: Engine>(
     db: &mut E,
     vault: &UnlockedVault,
     plan: &[(CapturedTable, TableInfo, u64)],
+    rules: &[CollisionRule],
     summary: &mut RestoreSummary,
     progress: &mut dyn std::io::Write,
 ) -> Result<(), ToolError> {
@@ -302,6 +337,16 @@ async fn load_all<E: Engine>(
         let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         db.stage_rows(captured, info, &mut reader).await?;
     }
+    // ...captured keys that name other rows of the refreshed target are
+    // found while those rows are still as the refresh left them: for a
+    // table preserved whole, now; for a scoped one, once the parents its
+    // scope may read hold acceptance's rows again (below)...
+    let restored: Vec<TableName> = plan.iter().map(|(c, _, _)| c.table.clone()).collect();
+    for ((captured, _, _), rule) in plan.iter().zip(rules) {
+        if captured.filter.is_none() {
+            find_collisions(db, vault, captured, rule, &restored, summary).await?;
+        }
+    }
     // ...children are emptied before parents...
     let mut deleted = vec![0u64; plan.len()];
     for (i, (captured, _, _)) in plan.iter().enumerate().rev() {
@@ -309,9 +354,17 @@ async fn load_all<E: Engine>(
             deleted[i] = db.clear_scope(captured).await?;
         }
     }
-    // ...and parents are loaded before children.
+    // ...and parents are loaded before children. A scope (`where`) that
+    // reads a restored parent is judged again once that parent holds
+    // acceptance's rows: a row it now reaches is acceptance's to replace.
     for (i, (captured, info, rows)) in plan.iter().enumerate() {
         crate::interrupt::check("during the restore")?;
+        if captured.filter.is_some() {
+            find_collisions(db, vault, captured, &rules[i], &restored, summary).await?;
+        }
+        if i > 0 && captured.mode == Mode::Replace && captured.filter.is_some() {
+            deleted[i] += db.clear_scope(captured).await?;
+        }
         let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         let mut counts = db.load_rows(captured, info, &mut reader).await?;
         counts.deleted = deleted[i];
@@ -333,5 +386,40 @@ async fn load_all<E: Engine>(
             counts,
         });
     }
+    Ok(())
+}
+
+/// Looks for the captured keys of one table that name other rows of the
+/// target (see [`Engine::key_collisions`]); stops the restore when the
+/// configuration says `on_collision = "stop"`.
+async fn find_collisions<E: Engine>(
+    db: &mut E,
+    vault: &UnlockedVault,
+    captured: &CapturedTable,
+    rule: &CollisionRule,
+    restored: &[TableName],
+    summary: &mut RestoreSummary,
+) -> Result<(), ToolError> {
+    if captured.mode == Mode::InsertMissing
+        || (captured.filter.is_none() && captured.identity.is_empty())
+    {
+        return Ok(());
+    }
+    let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
+    let Some(mut collision) = db.key_collisions(captured, restored, &mut reader).await? else {
+        return Ok(());
+    };
+    match rule.on_collision {
+        Some(OnCollision::Stop) => {
+            return Err(ToolError::new(
+                Exit::Refused,
+                format!("{collision}; on_collision = \"stop\": nothing was changed"),
+            )
+            .hint("give acceptance's own rows keys that production does not use, or set on_collision = \"replace\" on this [[preserve]] once the overwrite is understood"));
+        }
+        Some(OnCollision::Replace) => collision.accepted = true,
+        None => {}
+    }
+    summary.collisions.push(collision);
     Ok(())
 }

@@ -417,8 +417,22 @@ async fn run_step(
                 }
                 _ => format!("{tables} tables, {rows} rows: {counts}"),
             };
+            // Keys that named other rows: a finding unless the
+            // configuration accepted the overwrite (on_collision = "replace").
+            let collisions = restored.unaccepted_collisions();
+            let outcome = match collisions {
+                0 => Outcome::Ok,
+                _ => Outcome::Findings,
+            };
+            let figures = match collisions {
+                0 => figures,
+                n => format!(
+                    "{figures}; key collisions in {n} {}: captured keys named other rows of the target",
+                    if n == 1 { "table" } else { "tables" }
+                ),
+            };
             summary.restore = Some(restored);
-            (Outcome::Ok, figures)
+            (outcome, figures)
         }
         Step::Sanitize => {
             if run.config.sanitize.is_empty() {

@@ -257,6 +257,13 @@ fn print_restore(
                 table.mode
             )?;
         }
+        for collision in &summary.collisions {
+            let note = match collision.accepted {
+                true => " (accepted: on_collision = \"replace\")",
+                false => "",
+            };
+            writeln!(out, "  {collision}{note}")?;
+        }
         if summary.dry_run {
             return Ok(());
         }

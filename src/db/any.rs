@@ -7,7 +7,9 @@ use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 use super::mysql::Mysql;
 use super::postgres::Postgres;
 use super::sqlite::Sqlite;
-use super::{CapturedTable, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName};
+use super::{
+    CapturedTable, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo, TableName,
+};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::{Destination, Instance, ServerInstance};
@@ -146,6 +148,15 @@ impl Engine for AnyEngine {
         rows: &mut dyn Read,
     ) -> Result<(), ToolError> {
         each!(self, db => db.stage_rows(captured, target, rows).await)
+    }
+
+    async fn key_collisions(
+        &mut self,
+        captured: &CapturedTable,
+        restored: &[TableName],
+        rows: &mut dyn Read,
+    ) -> Result<Option<KeyCollision>, ToolError> {
+        each!(self, db => db.key_collisions(captured, restored, rows).await)
     }
 
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {

@@ -116,6 +116,10 @@ pub struct CapturedTable {
     /// How the stream's bytes encode rows ("vault-rows-v1", "pg-copy-text").
     pub encoding: String,
     pub source: Identity,
+    /// Columns that tell one entity from another besides the key, from the
+    /// configuration at restore (`[[preserve]] identity`); never recorded.
+    #[serde(default, skip_serializing)]
+    pub identity: Vec<String>,
 }
 
 impl CapturedTable {
@@ -144,6 +148,49 @@ pub struct LoadCounts {
     pub updated: u64,
     /// Captured rows left alone because their key already existed (insert-missing).
     pub skipped: u64,
+}
+
+/// Captured keys that name another entity in the target as the refresh
+/// left it: a target row with that key lies outside the table's `where`, or
+/// differs in an `identity` column (the login, say). Restoring overwrites
+/// that row, and every row that referred to it then refers to acceptance's.
+/// Never holds a value: only names and counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyCollision {
+    pub table: String,
+    /// How many captured keys collide.
+    pub keys: u64,
+    /// What made them collide (`outside where`, `identity login differs`).
+    pub criteria: String,
+    /// Tables that are not restored and hold rows referring to those keys,
+    /// with the number of such rows.
+    pub referring: Vec<(String, u64)>,
+    /// True when the configuration says `on_collision = "replace"`.
+    pub accepted: bool,
+}
+
+impl fmt::Display for KeyCollision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "key collision: {}: {} captured {} already name{} another row in the target ({})",
+            self.table,
+            self.keys,
+            if self.keys == 1 { "key" } else { "keys" },
+            if self.keys == 1 { "s" } else { "" },
+            self.criteria
+        )?;
+        if self.referring.is_empty() {
+            f.write_str("; no other table refers to them")
+        } else {
+            let list: Vec<String> = self
+                .referring
+                .iter()
+                .map(|(table, rows)| format!("{table} ({rows} rows)"))
+                .collect();
+            write!(f, "; referred to by {}", list.join(", "))
+        }
+    }
 }
 
 /// One database engine. Methods run in the order capture and restore call
@@ -229,6 +276,19 @@ pub trait Engine {
     ) -> Result<(), ToolError> {
         Ok(())
     }
+
+    /// Finds the captured keys of `captured` that name another entity in
+    /// the target, before any target row changes: target rows with such a
+    /// key that lie outside `captured.filter`, or whose identity columns
+    /// differ from the captured row's (`captured.identity`). Counts the rows of tables not in
+    /// `restored` that refer to them. Engines that staged the rows use the
+    /// staged copy; the others read `rows`.
+    async fn key_collisions(
+        &mut self,
+        captured: &CapturedTable,
+        restored: &[TableName],
+        rows: &mut dyn Read,
+    ) -> Result<Option<KeyCollision>, ToolError>;
 
     /// Removes the target rows in scope of a replace-mode table (children
     /// first). An engine that staged the rows may keep the rows whose key is

@@ -26,8 +26,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
 use super::{
-    CapturedTable, Column, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName,
-    quote_ident,
+    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo,
+    TableName, quote_ident,
 };
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
@@ -444,6 +444,15 @@ impl Engine for Postgres {
         rows: &mut dyn Read,
     ) -> Result<(), ToolError> {
         load::stage(&mut self.conn, &mut self.restore, captured, target, rows).await
+    }
+
+    async fn key_collisions(
+        &mut self,
+        captured: &CapturedTable,
+        restored: &[TableName],
+        _rows: &mut dyn Read,
+    ) -> Result<Option<KeyCollision>, ToolError> {
+        load::key_collisions(&mut self.conn, &self.restore, captured, restored).await
     }
 
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {

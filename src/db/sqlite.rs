@@ -1,6 +1,7 @@
 //! SQLite: files on disk through sqlx, one read transaction for a capture, one write transaction for a restore.
 
 mod checks;
+mod collisions;
 mod compare;
 mod health;
 mod instance;
@@ -16,8 +17,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqlSafeStr, SqlStr, TypeInfo, Val
 use vault_format::StreamWriter;
 
 use super::{
-    CapturedTable, Column, Engine, Identity, LoadCounts, TableInfo, TableName, quote_ident,
-    quote_table,
+    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableInfo, TableName,
+    quote_ident, quote_table,
 };
 use crate::config::{DatabaseUrl, EngineKind, Mode};
 use crate::exit::{Exit, ToolError};
@@ -284,6 +285,15 @@ impl Engine for Sqlite {
         // the restore transaction and created again before it commits.
         let names: Vec<TableName> = tables.iter().map(|t| t.name.clone()).collect();
         self.drop_triggers(&names).await
+    }
+
+    async fn key_collisions(
+        &mut self,
+        captured: &CapturedTable,
+        restored: &[TableName],
+        rows: &mut dyn Read,
+    ) -> Result<Option<KeyCollision>, ToolError> {
+        collisions::find(&mut self.conn, captured, restored, rows).await
     }
 
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
@@ -572,6 +582,6 @@ fn removed_parents(child: &str, parent: &str) -> ToolError {
         "the restore could not commit: rows of {child} refer to rows of {parent} that the restore removed"
     ))
     .hint(format!(
-        "preserve {child} too, or restore {parent} with mode = \"upsert\", which removes no row"
+        "preserve {child} too, or narrow the `where` of {parent} to the rows acceptance owns (a mode that removes no row would keep production's rows, credentials included)"
     ))
 }

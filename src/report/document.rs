@@ -190,6 +190,49 @@ fn section_restore(out: &mut Vec<Block>, restore: &Value) {
     });
     list(out, "Also restored:", restore, "extras");
     list(out, "Notes:", restore, "notes");
+    section_collisions(out, restore);
+}
+
+/// Captured keys that named other rows of the refreshed target: counts and
+/// names only, never a key.
+fn section_collisions(out: &mut Vec<Block>, restore: &Value) {
+    let collisions = items(restore, "collisions");
+    if collisions.is_empty() {
+        return;
+    }
+    out.push(Block::Heading("Key collisions".into()));
+    out.push(Block::Paragraph(
+        "Captured keys of acceptance's rows were already used by other rows of the refreshed \
+         database (production's): the restore overwrote those rows with acceptance's, and every \
+         row listed below that referred to them now refers to acceptance's row. Choose per \
+         [[preserve]]: on_collision = \"stop\" refuses such a restore before any change; \
+         on_collision = \"replace\" accepts the overwrite (reported, not a finding). The lasting \
+         fix is to give acceptance's own rows keys production does not use."
+            .into(),
+    ));
+    out.push(Block::Table {
+        headers: vec!["Table", "Keys", "Why", "Referred to by", "Accepted"],
+        rows: collisions
+            .iter()
+            .map(|c| {
+                let referring: Vec<String> = items(c, "referring")
+                    .iter()
+                    .map(|r| format!("{} ({} rows)", text(&r[0]), text(&r[1])))
+                    .collect();
+                vec![
+                    text(&c["table"]),
+                    text(&c["keys"]),
+                    text(&c["criteria"]),
+                    if referring.is_empty() {
+                        "-".into()
+                    } else {
+                        referring.join(", ")
+                    },
+                    text(&c["accepted"]),
+                ]
+            })
+            .collect(),
+    });
 }
 
 fn section_sanitize(out: &mut Vec<Block>, sanitize: Option<&Value>, verify: Option<&Value>) {

@@ -7,6 +7,7 @@
 //! one exception both servers allow inside a transaction. docs/mysql.md
 //! explains the choices.
 
+mod collisions;
 mod insert;
 mod references;
 mod triggers;
@@ -20,6 +21,7 @@ use super::{mysql_error, quote_ident};
 use crate::config::Mode;
 use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName};
 use crate::exit::ToolError;
+pub(super) use collisions::find as key_collisions;
 use insert::insert_rows;
 use references::check_references;
 use triggers::{SavedTrigger, recreate_triggers, triggers_of};
@@ -162,7 +164,13 @@ pub(super) async fn stage(
         .await
         .map_err(|e| mysql_error(&at, e))?
         .is_none();
-    if empty || (captured.mode == Mode::Replace && captured.filter.is_none()) {
+    // (A table whose collisions are looked for by identity is staged: the
+    // captured rows must be compared with the target's before it changes.)
+    if empty
+        || (captured.mode == Mode::Replace
+            && captured.filter.is_none()
+            && captured.identity.is_empty())
+    {
         return Ok(()); // loaded straight from the stream
     }
     let name = quote_ident(&format!("vault_stage_{}", state.staged.len() + 1));

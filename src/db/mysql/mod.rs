@@ -23,8 +23,8 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
 use super::{
-    CapturedTable, Column, Engine, Identity, LoadCounts, TableCaptured, TableInfo, TableName,
-    capture_one_after_another,
+    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo,
+    TableName, capture_one_after_another,
 };
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
@@ -424,6 +424,22 @@ impl Engine for Mysql {
             captured,
             target,
             rows,
+        )
+        .await
+    }
+
+    async fn key_collisions(
+        &mut self,
+        captured: &CapturedTable,
+        restored: &[TableName],
+        _rows: &mut dyn Read,
+    ) -> Result<Option<KeyCollision>, ToolError> {
+        load::key_collisions(
+            &mut self.conn,
+            &self.restore,
+            &self.database,
+            captured,
+            restored,
         )
         .await
     }

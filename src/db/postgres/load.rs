@@ -1,5 +1,7 @@
 //! The restore transaction on PostgreSQL: user triggers held off, rows staged by COPY and checked against the target's types, one statement per mode, sequences moved ahead, triggers back, commit.
 
+mod collisions;
+
 use std::io::Read;
 
 use sqlx::postgres::PgConnection;
@@ -8,7 +10,9 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{describe_error, execute, pg_error, qualified};
 use crate::config::Mode;
 use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName, quote_ident};
+
 use crate::exit::{Exit, ToolError};
+pub(super) use collisions::find as key_collisions;
 
 /// How much of a vault stream one COPY message carries.
 const COPY_CHUNK: usize = 256 * 1024;

@@ -136,7 +136,7 @@ pub(super) async fn check_references(
                 key.name
             ))
             .hint(format!(
-                "preserve {c} too, or restore {p} with mode = \"upsert\", which removes no row"
+                "preserve {c} too, or narrow the `where` of {p} to the rows acceptance owns (a mode that removes no row would keep production's rows, credentials included)"
             ))
         });
     }
