@@ -146,6 +146,11 @@ async fn execute(conn: &mut SqliteConnection, at: &str, sql: String) -> Result<(
     Ok(())
 }
 
+/// A foreign key: referring table, its id in `pragma_foreign_key_list`.
+type ConstraintId = (String, i64);
+/// A referring column and the column it refers to (none: the primary key).
+type ColumnPair = (String, Option<String>);
+
 /// The foreign keys that refer to the captured table's key, from tables not
 /// restored: the referring table and its columns in key order.
 async fn foreign_keys(
@@ -161,7 +166,7 @@ async fn foreign_keys(
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| query_error(&captured.table.to_string(), e))?;
-    let mut grouped: Vec<((String, i64), Vec<(String, Option<String>)>)> = Vec::new();
+    let mut grouped: Vec<(ConstraintId, Vec<ColumnPair>)> = Vec::new();
     for row in rows {
         let id = (row.get::<String, _>(0), row.get::<i64, _>(1));
         let pair = (row.get::<String, _>(2), row.get::<Option<String>, _>(3));

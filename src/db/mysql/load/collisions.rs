@@ -135,6 +135,11 @@ async fn count(conn: &mut MySqlConnection, at: &str, sql: String) -> Result<u64,
     Ok(n as u64)
 }
 
+/// A foreign key: schema, table, constraint name.
+type ConstraintId = (String, String, String);
+/// A referring column and the column it refers to.
+type ColumnPair = (String, String);
+
 /// The foreign keys that refer to the captured table's key, from tables not
 /// restored: the referring table (quoted) and its columns in key order.
 async fn foreign_keys(
@@ -155,7 +160,7 @@ async fn foreign_keys(
     .await
     .map_err(|e| mysql_error(&captured.table.to_string(), e))?;
     // (schema, table, constraint) -> [(column, referenced column)]
-    let mut grouped: Vec<((String, String, String), Vec<(String, String)>)> = Vec::new();
+    let mut grouped: Vec<(ConstraintId, Vec<ColumnPair>)> = Vec::new();
     for row in rows {
         let text = |i: usize| -> String {
             row.try_get::<String, _>(i)
