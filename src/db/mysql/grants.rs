@@ -422,20 +422,25 @@ pub(super) async fn plan_restore(
         ))
         .hint("create the account, then restore again"));
     }
-    let now = as_held(held(conn, database, &accounts).await?);
+    let mut now = as_held(held(conn, database, &accounts).await?);
     let mut lines = Vec::new();
     let mut gone = BTreeSet::new();
-    for (object, _, _) in captured.keys() {
-        if !gone.contains(object) && !exists(conn, database, object).await? {
+    let mut seen = BTreeSet::new();
+    for (object, _, _) in captured.keys().chain(now.keys()) {
+        if seen.insert(object.clone()) && !exists(conn, database, object).await? {
             gone.insert(object.clone());
         }
     }
+    // The grant tables keep privileges on objects that do not exist (a view
+    // the refresh could not create): they are left as they are, to serve
+    // the object when it is created again, never revoked.
     for object in &gone {
         lines.push(format!(
-            "grants: {object} no longer exists; its privileges were not restored"
+            "grants: {object} does not exist in the target; privileges on it were left as they are"
         ));
     }
     captured.retain(|(o, _, _), _| !gone.contains(o));
+    now.retain(|(o, _, _), _| !gone.contains(o));
     let statements = plan(database, &captured, &now);
     lines.extend(statements.iter().map(|s| format!("grants: {s}")));
     Ok((statements, lines))

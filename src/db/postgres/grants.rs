@@ -22,6 +22,11 @@ use crate::exit::{Exit, ToolError};
 
 const STREAM: &str = "extras/pg-grants";
 const KIND: &str = "pg-grants";
+/// Every object that could hold a privilege at capture, one JSON line each:
+/// a restore changes privileges only on these (an object production
+/// brought keeps production's privileges, PUBLIC's included).
+const OBJECTS_STREAM: &str = "extras/pg-grant-objects";
+const OBJECTS_KIND: &str = "pg-grant-objects";
 
 /// Privilege keywords a restore may write into GRANT and REVOKE.
 const PRIVILEGES: [&str; 13] = [
@@ -245,6 +250,25 @@ pub(super) async fn capture(
     }
     stream.add_rows(grants.len() as u64);
     stream.finish()?;
+    let all = sqlx::query(ALL_OBJECTS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    let metadata = serde_json::json!({"kind": OBJECTS_KIND, "encoding": "json-lines"});
+    let mut stream = writer.stream(OBJECTS_STREAM, metadata)?;
+    for row in &all {
+        let object = Object {
+            kind: row.get(0),
+            schema: row.get(1),
+            name: row.get(2),
+            sub: row.get(3),
+        };
+        let mut line = serde_json::to_vec(&object).expect("an object serializes");
+        line.push(b'\n');
+        stream.write_all(&line)?;
+    }
+    stream.add_rows(all.len() as u64);
+    stream.finish()?;
     Ok(Some(format!(
         "grants: {} privileges of {} roles on {} objects",
         grants.len(),
@@ -291,8 +315,19 @@ pub(super) async fn restore(
         ))
         .hint("create the role, then restore again"));
     }
-    let (now, mut targets) = current(conn, &roles).await?;
+    let known = objects_at_capture(vault)?;
+    let (mut now, mut targets) = current(conn, &roles).await?;
     let mut lines = Vec::new();
+    if let Some(known) = &known {
+        let before = now.len();
+        now.retain(|(o, _, _), _| was_there(known, o));
+        if now.len() < before {
+            lines.push(format!(
+                "grants: {} privileges on objects acceptance did not have at capture left as the refresh brought them",
+                before - now.len()
+            ));
+        }
+    }
     // Objects that hold none of the roles' privileges now: find their names.
     if captured.keys().any(|(o, _, _)| !targets.contains_key(o)) {
         let all = sqlx::query(ALL_OBJECTS)
@@ -353,7 +388,10 @@ pub(super) async fn restore(
         execute(conn, "RELEASE SAVEPOINT vault_grant").await?;
         lines.push(format!("grants: {statement}"));
     }
-    let (after, _) = current(conn, &roles).await?;
+    let (mut after, _) = current(conn, &roles).await?;
+    if let Some(known) = &known {
+        after.retain(|(o, _, _), _| was_there(known, o));
+    }
     if let Some((left, _, _)) = plan(&captured, &after, &targets).first() {
         return Err(ToolError::failed(format!(
             "grants: after the restore, `{left}` would still be needed: the privilege was granted by another role; nothing was changed"
@@ -361,6 +399,36 @@ pub(super) async fn restore(
         .hint("have that role (or a superuser) revoke it, then restore again"));
     }
     Ok(lines)
+}
+
+/// The objects the vault says acceptance had at capture; `None` for a vault
+/// written before they were recorded.
+fn objects_at_capture(vault: &UnlockedVault) -> Result<Option<BTreeSet<Object>>, ToolError> {
+    let Some((_, bytes)) = read_extra(vault, OBJECTS_KIND)? else {
+        return Ok(None);
+    };
+    let mut known = BTreeSet::new();
+    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let object: Object = serde_json::from_slice(line).map_err(|e| {
+            ToolError::new(
+                Exit::Problem,
+                format!("the vault's grant objects stream holds a bad line: {e}"),
+            )
+            .hint("restore only vaults written by `vault capture`")
+        })?;
+        known.insert(object);
+    }
+    Ok(Some(known))
+}
+
+/// Whether `object` existed at capture (a column: its table did).
+fn was_there(known: &BTreeSet<Object>, object: &Object) -> bool {
+    match object.kind.as_str() {
+        "column" => known
+            .iter()
+            .any(|k| k.kind == "table" && k.schema == object.schema && k.name == object.name),
+        _ => known.contains(object),
+    }
 }
 
 /// The privileges held now, and the target SQL of each object holding one.
