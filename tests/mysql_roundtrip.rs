@@ -395,7 +395,9 @@ fn a_replace_with_where_keeps_the_rows_outside_it() {
          INSERT INTO document VALUES (1, 'trial', x'01'), (2, 'trial', x'02'), (3, 'all', x'03');",
     );
     let site = Site::with_url(&db.url());
-    site.configure("[[preserve]]\ntable = \"document\"\nwhere = \"audience = 'trial'\"\n");
+    site.configure(
+        "[[preserve]]\ntable = \"document\"\nwhere = \"audience = 'trial'\"\non_collision = \"replace\"\n",
+    );
     site.capture().expect(0);
     db.exec(
         "DELETE FROM document;

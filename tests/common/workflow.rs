@@ -422,14 +422,16 @@ INSERT INTO patient VALUES (1, 'Real Patient One'), (2, 'Real Patient Two');
 ";
 
 /// The preserved tables, children listed before their parents on purpose;
-/// every one in `mode`.
+/// every one in `mode`. Production's document 2 shares its key with a
+/// captured trial document: an overwrite the configuration accepts.
 pub fn clinic_preserve(mode: &str) -> String {
     format!(
         "[[preserve]]\ntable = \"user_2fa\"\nmode = \"{mode}\"\n\n\
          [[preserve]]\ntable = \"user_role\"\nmode = \"{mode}\"\n\n\
          [[preserve]]\ntable = \"app_user\"\nmode = \"{mode}\"\n\n\
          [[preserve]]\ntable = \"app_setting\"\nkey = [\"name\"]\nmode = \"{mode}\"\n\n\
-         [[preserve]]\ntable = \"portal_document\"\nwhere = \"audience = 'trial'\"\nmode = \"{mode}\"\n"
+         [[preserve]]\ntable = \"portal_document\"\nwhere = \"audience = 'trial'\"\nmode = \"{mode}\"\n\
+         on_collision = \"replace\"\n"
     )
 }
 

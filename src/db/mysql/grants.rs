@@ -585,11 +585,24 @@ fn plan(database: &str, captured: &Held, now: &Held) -> Vec<String> {
         change.grant.dedup();
         change.all_captured.dedup();
         if !change.revoke.is_empty() {
-            revokes.push(format!(
+            let revoke = format!(
                 "REVOKE {} ON {} FROM {to}",
                 change.revoke.join(", "),
                 change.on
-            ));
+            );
+            // Revoking a table privilege takes the column privileges of
+            // that kind along: a group that grants column privileges of a
+            // kind it revokes revokes first, right before its own grants.
+            let takes_columns = change.grant.iter().any(|granted| {
+                granted
+                    .split_once(" (")
+                    .is_some_and(|(kind, _)| change.revoke.iter().any(|revoked| revoked == kind))
+            });
+            if takes_columns {
+                grants.push(revoke);
+            } else {
+                revokes.push(revoke);
+            }
         }
         if change.revoke_option {
             revokes.push(format!("REVOKE GRANT OPTION ON {} FROM {to}", change.on));
