@@ -82,6 +82,11 @@ pub struct Preserve {
     pub key: Option<Vec<String>>,
     #[serde(default)]
     pub mode: Mode,
+    /// Columns of another type than `oid` that hold large-object ids (as
+    /// Hibernate's `@Lob String` writes them): their objects are captured
+    /// like those of `oid` and `lo` columns, which need no mention here.
+    #[serde(default)]
+    pub large_objects: Vec<String>,
 }
 
 /// How captured rows meet the rows already in the target.
@@ -232,6 +237,9 @@ impl Config {
             }
             if let Some(filter) = &preserve.filter {
                 check_fragment(&at, "where", filter)?;
+            }
+            for column in &preserve.large_objects {
+                check_name(&at, "large_objects column", column)?;
             }
         }
         if let Some(grants) = &self.grants {

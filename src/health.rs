@@ -46,6 +46,9 @@ pub enum FindingKind {
     /// PostgreSQL: rows of an `oid` (or `lo`) column that refer to a large
     /// object that does not exist: documents a refresh removed.
     DanglingLargeObject,
+    /// PostgreSQL: large objects that no `oid`, `lo` or declared column
+    /// refers to: documents nobody can reach, still readable.
+    UnreferencedLargeObject,
 }
 
 impl FindingKind {
@@ -63,6 +66,7 @@ impl FindingKind {
             FindingKind::ForeignKeyViolation => "foreign-key-violation",
             FindingKind::ScheduledJob => "scheduled-job",
             FindingKind::DanglingLargeObject => "dangling-large-object",
+            FindingKind::UnreferencedLargeObject => "unreferenced-large-object",
         }
     }
 

@@ -285,7 +285,8 @@ async fn commit_with_extras<E: Engine>(
     summary: &mut RestoreSummary,
 ) -> Result<(), ToolError> {
     crate::interrupt::check("during the restore")?;
-    summary.extras = db.restore_extras(vault, config).await?;
+    let extras = db.restore_extras(vault, config).await?;
+    summary.extras.extend(extras);
     db.commit_restore(infos).await
 }
 
@@ -302,6 +303,10 @@ async fn load_all<E: Engine>(
         let mut reader = vault.stream_read_ahead(&captured.table.to_string())?;
         db.stage_rows(captured, info, &mut reader).await?;
     }
+    // ...large objects are created again (before any row changes, so that
+    // the objects the rows refer to now are noted)...
+    let lines = db.restore_large_objects(vault).await?;
+    summary.extras.extend(lines);
     // ...children are emptied before parents...
     let mut deleted = vec![0u64; plan.len()];
     for (i, (captured, _, _)) in plan.iter().enumerate().rev() {
@@ -333,5 +338,8 @@ async fn load_all<E: Engine>(
             counts,
         });
     }
+    // ...and the objects only the replaced rows referred to are unlinked.
+    let lines = db.release_large_objects().await?;
+    summary.extras.extend(lines);
     Ok(())
 }

@@ -28,6 +28,7 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
             out,
         )
         .await?;
+        crate::db::Engine::declare_large_objects(&mut db, &config);
         crate::health::health(&mut db, args.fix).await
     })?;
     print(&summary, out)?;
