@@ -226,7 +226,7 @@ fn a_dry_run_changes_nothing_and_a_resumed_run_restores_each_object_once() {
     assert!(run.stdout.contains("large objects: 2 restored"), "{run:#?}");
     assert!(
         run.stdout
-            .contains("1 that only the replaced rows referred to unlinked"),
+            .contains("1 unlinked that no row refers to any more"),
         "{run:#?}"
     );
     assert_eq!(acceptance.table("portal_document"), before);
@@ -361,4 +361,49 @@ fn health_finds_dangling_references_and_unreferenced_objects() {
         "SELECT file FROM mer_document WHERE id = 1",
         "'a'::bytea"
     ));
+}
+
+#[test]
+fn compare_reads_documents_by_their_contents_not_their_ids() {
+    let Some(server) = pg::server("compare_reads_documents_by_their_contents_not_their_ids") else {
+        return;
+    };
+    let schema = "CREATE TABLE mer_document (id int PRIMARY KEY, file oid);";
+    let acceptance = server.database("lo_cmp_a");
+    let production = server.database("lo_cmp_p");
+    acceptance.exec(schema);
+    production.exec(schema);
+    // The same documents under other ids, except row 2's.
+    production.exec("SELECT lo_from_bytea(0, 'padding so that the ids differ')");
+    for (db, second) in [
+        (&acceptance, "the acceptance version"),
+        (&production, "the production version"),
+    ] {
+        db.exec(&format!(
+            "INSERT INTO mer_document VALUES (1, lo_from_bytea(0, 'same letter')), (2, lo_from_bytea(0, '{second}')), (3, NULL)"
+        ));
+    }
+    assert_ne!(
+        acceptance.one("SELECT file::text FROM mer_document WHERE id = 1"),
+        production.one("SELECT file::text FROM mer_document WHERE id = 1")
+    );
+    let config = vault::config::Config::parse(&format!(
+        "[acceptance]\nurl = \"{}\"\n\n[production]\nurl = \"{}\"\n",
+        acceptance.url(),
+        production.url()
+    ))
+    .unwrap();
+    let summary = vault::runtime()
+        .unwrap()
+        .block_on(vault::compare::compare(&config, &|_| None))
+        .unwrap();
+    let data: Vec<_> = summary
+        .differences
+        .iter()
+        .filter_map(|d| d.data.as_ref().map(|data| (d.object.clone(), data)))
+        .collect();
+    assert_eq!(data.len(), 1, "{:#?}", summary.differences);
+    assert_eq!(data[0].0, "public.mer_document");
+    assert_eq!(data[0].1.changed, 1);
+    assert_eq!(data[0].1.sample_keys, vec!["(2)"]);
 }

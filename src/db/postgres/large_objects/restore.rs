@@ -288,23 +288,23 @@ pub async fn rewrite(
 }
 
 /// After every table is loaded: unlinks the objects that rows referred to
-/// before the restore and nothing refers to now (production's documents
-/// in the replaced rows), never a restored one. Returns a line.
+/// before the restore, or that it restored, and that nothing refers to now
+/// (production's documents in the replaced rows; a restored document whose
+/// row an `insert-missing` table kept out). Returns a line.
 pub async fn release(conn: &mut PgConnection, state: &Restoring) -> Result<Vec<String>, ToolError> {
     if !state.active {
         return Ok(Vec::new());
     }
-    let released = release::released(
+    execute(
         conn,
-        BEFORE,
-        &state.columns,
-        Some(&format!("SELECT new FROM {MAP}")),
+        &format!("INSERT INTO {BEFORE} (id) SELECT new FROM {MAP}"),
     )
     .await?;
+    let released = release::released(conn, BEFORE, &state.columns, None).await?;
     release::unlink(conn, &released).await?;
     let bytes: u64 = released.iter().map(|(_, size)| *size).sum();
     Ok(vec![format!(
-        "large objects: {} that only the replaced rows referred to unlinked ({})",
+        "large objects: {} unlinked that no row refers to any more ({}): production's documents in the replaced rows",
         released.len(),
         crate::units::bytes(bytes)
     )])
