@@ -407,3 +407,49 @@ fn compare_reads_documents_by_their_contents_not_their_ids() {
     assert_eq!(data[0].1.changed, 1);
     assert_eq!(data[0].1.sample_keys, vec!["(2)"]);
 }
+
+#[test]
+fn a_reference_to_a_missing_object_is_a_capture_warning_and_a_health_finding() {
+    let Some(server) =
+        pg::server("a_reference_to_a_missing_object_is_a_capture_warning_and_a_health_finding")
+    else {
+        return;
+    };
+    let schema = "CREATE TABLE portal_document (id int PRIMARY KEY, body oid, secret text);";
+    let acceptance = server.database("lo_missing_acc");
+    acceptance.exec(schema);
+    acceptance.exec(
+        "INSERT INTO portal_document VALUES (1, lo_from_bytea(0, 'kept'), 'planted-value-1'), (2, lo_from_bytea(0, 'gone'), 'planted-value-2');
+         SELECT lo_unlink(body) FROM portal_document WHERE id = 2;",
+    );
+    let missing = acceptance.one("SELECT body::text FROM portal_document WHERE id = 2");
+    let production = server.database("lo_missing_prod");
+    production.exec(schema);
+    let site = Site::new(&acceptance);
+    site.configure("[[preserve]]\ntable = \"portal_document\"\n");
+    let run = site.capture().expect(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "warning: table portal_document, column body: 1 row(s) refer to large objects that do not exist (ids {missing})"
+        )),
+        "{run:#?}"
+    );
+    assert!(!run.stdout.contains("planted-value"), "{run:#?}");
+    server.refresh_from_dump(&acceptance, &production);
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("1 restored row(s) of portal_document.body refer to objects that did not exist at capture"),
+        "{run:#?}"
+    );
+    assert!(holds(
+        &acceptance,
+        "SELECT body FROM portal_document WHERE id = 1",
+        "'kept'::bytea"
+    ));
+    assert_eq!(
+        found(&check(&acceptance.url(), false)),
+        ["dangling-large-object public.portal_document.body"]
+    );
+    assert_eq!(objects(&acceptance), 1);
+}
