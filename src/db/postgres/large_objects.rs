@@ -161,10 +161,3 @@ pub(super) fn references_sql(columns: &[IdColumn]) -> String {
         parts.join(" UNION ALL ")
     )
 }
-
-/// The size of the large object `id` (an SQL expression of type int8):
-/// opened for reading, its end sought. The descriptor closes with the
-/// transaction.
-pub(super) fn size_sql(id: &str) -> String {
-    format!("pg_catalog.lo_lseek64(pg_catalog.lo_open({id}, {INV_READ}), 0, 2)")
-}

@@ -3,7 +3,7 @@
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{IdColumn, references_sql, size_sql};
+use super::{INV_READ, IdColumn, references_sql};
 use crate::db::postgres::{execute, pg_error};
 use crate::exit::ToolError;
 
@@ -34,14 +34,12 @@ pub async fn released(
     keep: Option<&str>,
 ) -> Result<Vec<(u32, u64)>, ToolError> {
     let keep = keep.map(|k| format!(" EXCEPT {k}")).unwrap_or_default();
-    let sql = format!(
-        "SELECT g.id::int8, {} FROM (SELECT id FROM {before} EXCEPT SELECT id FROM ({}) now{keep}) g
-         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = g.id)
-         ORDER BY 1",
-        size_sql("g.id"),
+    let ids = format!(
+        "SELECT g.id FROM (SELECT id FROM {before} EXCEPT SELECT id FROM ({}) now{keep}) g
+         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = g.id)",
         references_sql(columns)
     );
-    sized(conn, &sql).await
+    sized(conn, &ids).await
 }
 
 /// The objects that nothing refers to, with their sizes, by id.
@@ -49,14 +47,11 @@ pub async fn unreferenced(
     conn: &mut PgConnection,
     columns: &[IdColumn],
 ) -> Result<Vec<(u32, u64)>, ToolError> {
-    let sql = format!(
-        "SELECT g.id::int8, {} FROM (SELECT m.oid AS id FROM pg_catalog.pg_largeobject_metadata m
-                                     EXCEPT SELECT id FROM ({}) now) g
-         ORDER BY 1",
-        size_sql("g.id"),
+    let ids = format!(
+        "SELECT m.oid AS id FROM pg_catalog.pg_largeobject_metadata m EXCEPT SELECT id FROM ({}) now",
         references_sql(columns)
     );
-    sized(conn, &sql).await
+    sized(conn, &ids).await
 }
 
 /// How many objects nothing refers to; without reading them.
@@ -77,8 +72,19 @@ pub async fn count_unreferenced(
     Ok(count as u64)
 }
 
-async fn sized(conn: &mut PgConnection, sql: &str) -> Result<Vec<(u32, u64)>, ToolError> {
-    let rows = sqlx::query(AssertSqlSafe(sql.to_owned()))
+/// The objects `ids` (a query of one column `id`) with their sizes, by id.
+/// Each is opened for reading, its end sought and closed again, row after
+/// row (a subquery that calls a volatile function is never flattened), so
+/// that no descriptor outlives its row.
+async fn sized(conn: &mut PgConnection, ids: &str) -> Result<Vec<(u32, u64)>, ToolError> {
+    let sql = format!(
+        "SELECT g.id::int8, s.size FROM ({ids}) g
+         CROSS JOIN LATERAL (SELECT pg_catalog.lo_open(g.id, {INV_READ}) AS fd) o
+         CROSS JOIN LATERAL (SELECT pg_catalog.lo_lseek64(o.fd, 0, 2) AS size) s
+         CROSS JOIN LATERAL (SELECT pg_catalog.lo_close(o.fd) AS closed WHERE s.size IS NOT NULL) c
+         ORDER BY 1"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
         .persistent(false)
         .fetch_all(&mut *conn)
         .await
