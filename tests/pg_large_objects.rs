@@ -40,6 +40,9 @@ fn oid_and_lo_columns_come_back_readable_after_a_refresh_from_a_dump() {
     }
     let schema = "CREATE EXTENSION lo;
          CREATE TABLE portal_document (id int PRIMARY KEY, body oid, preview lo, title text);
+         -- the lo extension's trigger, which unlinks a replaced preview itself
+         CREATE TRIGGER preview_managed BEFORE UPDATE OR DELETE ON portal_document
+           FOR EACH ROW EXECUTE FUNCTION lo_manage(preview);
          CREATE TABLE audit_attachment (id int PRIMARY KEY, blob oid);";
     let acceptance = server.database("lo_acc");
     acceptance.exec(schema);
@@ -452,4 +455,33 @@ fn a_reference_to_a_missing_object_is_a_capture_warning_and_a_health_finding() {
         ["dangling-large-object public.portal_document.body"]
     );
     assert_eq!(objects(&acceptance), 1);
+}
+
+#[test]
+fn insert_missing_leaves_no_document_of_a_row_it_kept_out() {
+    let Some(server) = pg::server("insert_missing_leaves_no_document_of_a_row_it_kept_out") else {
+        return;
+    };
+    let schema = "CREATE TABLE portal_document (id int PRIMARY KEY, body oid);";
+    let acceptance = server.database("lo_missing_mode_acc");
+    acceptance.exec(schema);
+    acceptance.exec("INSERT INTO portal_document VALUES (1, lo_from_bytea(0, 'acceptance one')), (2, lo_from_bytea(0, 'acceptance two'))");
+    let production = server.database("lo_missing_mode_prod");
+    production.exec(schema);
+    production.exec("INSERT INTO portal_document VALUES (1, lo_from_bytea(0, 'production one'))");
+    let site = Site::new(&acceptance);
+    site.configure("[[preserve]]\ntable = \"portal_document\"\nmode = \"insert-missing\"\n");
+    site.capture().expect(0);
+    server.refresh_from_dump(&acceptance, &production);
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert!(run.stdout.contains("large objects: 2 restored"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("1 unlinked that no row refers to any more"),
+        "{run:#?}"
+    );
+    let body = |id: i32| format!("SELECT body FROM portal_document WHERE id = {id}");
+    assert!(holds(&acceptance, &body(1), "'production one'::bytea"));
+    assert!(holds(&acceptance, &body(2), "'acceptance two'::bytea"));
+    assert_eq!(objects(&acceptance), 2);
 }
