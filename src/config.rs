@@ -88,6 +88,11 @@ pub struct Preserve {
     pub identity: Vec<String>,
     /// What a key collision does; unset, it is a finding (exit 3).
     pub on_collision: Option<OnCollision>,
+    /// Columns of another type than `oid` that hold large-object ids (as
+    /// Hibernate's `@Lob String` writes them): their objects are captured
+    /// like those of `oid` and `lo` columns, which need no mention here.
+    #[serde(default)]
+    pub large_objects: Vec<String>,
 }
 
 /// What a restore does when captured keys already name other rows.
@@ -248,6 +253,9 @@ impl Config {
             }
             if let Some(filter) = &preserve.filter {
                 check_fragment(&at, "where", filter)?;
+            }
+            for column in &preserve.large_objects {
+                check_name(&at, "large_objects column", column)?;
             }
         }
         if let Some(grants) = &self.grants {

@@ -50,6 +50,9 @@ pub enum FindingKind {
     /// again (killed, or its connection lost); its definition is in the
     /// record beside the vault.
     MissingTrigger,
+    /// PostgreSQL: large objects that no `oid`, `lo` or declared column
+    /// refers to: documents nobody can reach, still readable.
+    UnreferencedLargeObject,
 }
 
 impl FindingKind {
@@ -68,6 +71,7 @@ impl FindingKind {
             FindingKind::ScheduledJob => "scheduled-job",
             FindingKind::DanglingLargeObject => "dangling-large-object",
             FindingKind::MissingTrigger => "missing-trigger",
+            FindingKind::UnreferencedLargeObject => "unreferenced-large-object",
         }
     }
 

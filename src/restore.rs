@@ -319,7 +319,8 @@ async fn commit_with_extras<E: Engine>(
     summary: &mut RestoreSummary,
 ) -> Result<(), ToolError> {
     crate::interrupt::check("during the restore")?;
-    summary.extras = db.restore_extras(vault, config).await?;
+    let extras = db.restore_extras(vault, config).await?;
+    summary.extras.extend(extras);
     db.commit_restore(infos).await
 }
 
@@ -347,6 +348,10 @@ async fn load_all<E: Engine>(
             find_collisions(db, vault, captured, rule, &restored, summary).await?;
         }
     }
+    // ...large objects are created again (before any row changes, so that
+    // the objects the rows refer to now are noted)...
+    let lines = db.restore_large_objects(vault).await?;
+    summary.extras.extend(lines);
     // ...children are emptied before parents...
     let mut deleted = vec![0u64; plan.len()];
     for (i, (captured, _, _)) in plan.iter().enumerate().rev() {
@@ -386,6 +391,9 @@ async fn load_all<E: Engine>(
             counts,
         });
     }
+    // ...and the objects only the replaced rows referred to are unlinked.
+    let lines = db.release_large_objects().await?;
+    summary.extras.extend(lines);
     Ok(())
 }
 

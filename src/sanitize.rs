@@ -136,6 +136,27 @@ pub trait Sanitizer {
 
     /// Puts back what `quiet_triggers` quieted, before the commit.
     async fn wake_triggers(&mut self) -> Result<(), ToolError>;
+
+    /// Inside the sanitize transaction, before the first rule: notes which
+    /// large objects rows refer to (PostgreSQL; engines that keep documents
+    /// inline have none).
+    async fn note_object_references(&mut self) -> Result<(), ToolError> {
+        Ok(())
+    }
+
+    /// After the last rule, in the same transaction: unlinks the large
+    /// objects that rows referred to before and nothing refers to now
+    /// (deleted rows, cascades, NULLed or changed ids); returns each
+    /// object's id and size in bytes.
+    async fn unlink_released_objects(&mut self) -> Result<Vec<(u32, u64)>, ToolError> {
+        Ok(Vec::new())
+    }
+
+    /// In the verification transaction: how many large objects nothing
+    /// refers to; `None` where the engine has no large objects.
+    async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
+        Ok(None)
+    }
 }
 
 /// What happened to rows of another table because a rule deleted rows.
@@ -177,6 +198,11 @@ pub struct SanitizeSummary {
     pub triggers: Vec<String>,
     /// Whether the triggers were kept quiet (false on MariaDB/MySQL).
     pub triggers_quiet: bool,
+    /// Large objects (PostgreSQL) that the rules left without any
+    /// reference, unlinked (would be, in a dry run): their ids.
+    pub objects_unlinked: Vec<u32>,
+    /// Their bytes.
+    pub object_bytes_unlinked: u64,
 }
 
 /// One rule's verification count.
@@ -196,6 +222,10 @@ pub struct RuleCheck {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifySummary {
     pub rules: Vec<RuleCheck>,
+    /// Large objects (PostgreSQL) that nothing refers to: a document a
+    /// rule released and that still exists, or one the refresh left
+    /// behind (`vault health --fix` unlinks those). `None` elsewhere.
+    pub objects_left: Option<u64>,
 }
 
 impl VerifySummary {
@@ -206,7 +236,7 @@ impl VerifySummary {
 
     /// Success when nothing is left, a problem (exit 3) otherwise.
     pub fn exit(&self) -> Exit {
-        if self.rows_left() == 0 {
+        if self.rows_left() == 0 && self.objects_left.unwrap_or(0) == 0 {
             Exit::Success
         } else {
             Exit::Problem
@@ -305,11 +335,13 @@ pub async fn sanitize<S: Sanitizer>(
         other => other,
     };
     let applied = match applied {
-        Ok(quieted) => apply(db, config, dry_run).await.map(|mut summary| {
-            summary.triggers = triggers;
-            summary.triggers_quiet = quieted;
-            summary
-        }),
+        Ok(quieted) => apply_releasing(db, config, dry_run)
+            .await
+            .map(|mut summary| {
+                summary.triggers = triggers;
+                summary.triggers_quiet = quieted;
+                summary
+            }),
         Err(e) => Err(e),
     };
     let applied = match applied {
@@ -339,6 +371,21 @@ pub async fn sanitize<S: Sanitizer>(
             Err(error)
         }
     }
+}
+
+/// The rules, between a note of the large objects rows refer to and the
+/// unlinking of those that nothing refers to any more.
+async fn apply_releasing<S: Sanitizer>(
+    db: &mut S,
+    config: &Config,
+    dry_run: bool,
+) -> Result<SanitizeSummary, ToolError> {
+    db.note_object_references().await?;
+    let mut summary = apply(db, config, dry_run).await?;
+    let released = db.unlink_released_objects().await?;
+    summary.object_bytes_unlinked = released.iter().map(|(_, size)| size).sum();
+    summary.objects_unlinked = released.into_iter().map(|(id, _)| id).collect();
+    Ok(summary)
 }
 
 async fn apply<S: Sanitizer>(
@@ -431,6 +478,8 @@ async fn apply<S: Sanitizer>(
         refreshed,
         triggers: Vec::new(),
         triggers_quiet: true,
+        objects_unlinked: Vec::new(),
+        object_bytes_unlinked: 0,
     })
 }
 
@@ -562,5 +611,17 @@ impl Sanitizer for AnyEngine {
 
     async fn wake_triggers(&mut self) -> Result<(), ToolError> {
         crate::db::any::each!(self, db => db.wake_triggers().await)
+    }
+
+    async fn note_object_references(&mut self) -> Result<(), ToolError> {
+        crate::db::any::each!(self, db => db.note_object_references().await)
+    }
+
+    async fn unlink_released_objects(&mut self) -> Result<Vec<(u32, u64)>, ToolError> {
+        crate::db::any::each!(self, db => db.unlink_released_objects().await)
+    }
+
+    async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
+        crate::db::any::each!(self, db => db.count_unreferenced_objects().await)
     }
 }

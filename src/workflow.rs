@@ -371,6 +371,9 @@ pub async fn run(
     if let Some(record) = summary.quarantine.as_mut() {
         let why = match &summary.verify {
             Some(verify) if verify.rows_left() > 0 => "verify found rows left",
+            Some(verify) if verify.objects_left.unwrap_or(0) > 0 => {
+                "verify found large objects that nothing refers to"
+            }
             _ => "verify did not run and pass in this run",
         };
         left_closed(record, why, run);
@@ -470,9 +473,15 @@ async fn run_step(
                 .iter()
                 .filter(|r| r.rows_left.is_none())
                 .count();
+            let objects = checked.objects_left.unwrap_or(0);
             let figures = format!(
-                "{} rules checked, {left} rows left{}",
+                "{} rules checked, {left} rows left{}{}",
                 checked.rules.len(),
+                if objects > 0 {
+                    format!(", {objects} large objects that nothing refers to")
+                } else {
+                    String::new()
+                },
                 if unverifiable > 0 {
                     format!(", {unverifiable} not verifiable")
                 } else {
@@ -481,7 +490,7 @@ async fn run_step(
             );
             summary.verify = Some(checked);
             (
-                if left > 0 {
+                if left > 0 || objects > 0 {
                     Outcome::Findings
                 } else {
                     Outcome::Ok

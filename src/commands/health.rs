@@ -31,6 +31,7 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         if let Some(vault) = &args.vault {
             crate::db::Engine::keep_recovery_in(&mut db, vault);
         }
+        crate::db::Engine::declare_large_objects(&mut db, &config);
         crate::health::health(&mut db, args.fix).await
     })?;
     print(&summary, out)?;

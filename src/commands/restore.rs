@@ -75,6 +75,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 out,
             )
             .await?;
+            crate::db::Engine::declare_large_objects(&mut db, &config);
             let target = db.identity().await?;
             target_identity = target.to_string();
             if let Some(resume) = &resume {
@@ -264,11 +265,12 @@ fn print_restore(
             };
             writeln!(out, "  {collision}{note}")?;
         }
-        if summary.dry_run {
-            return Ok(());
-        }
+        // A dry run's extras are what its rehearsal did with large objects.
         for extra in &summary.extras {
             writeln!(out, "  {extra}")?;
+        }
+        if summary.dry_run {
+            return Ok(());
         }
         let rows: u64 = summary.tables.iter().map(|t| t.captured_rows).sum();
         writeln!(

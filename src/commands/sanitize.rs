@@ -32,6 +32,7 @@ pub fn run(
             out,
         )
         .await?;
+        crate::db::Engine::declare_large_objects(&mut db, &config);
         let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
         Ok::<_, ToolError>((db, summary))
     })?;
@@ -59,6 +60,13 @@ pub fn run(
     };
     print(out, &summary, Some(&verified))?;
     let left = verified.rows_left();
+    let objects = verified.objects_left.unwrap_or(0);
+    if objects > 0 {
+        writeln!(
+            out,
+            "verification found {objects} large object(s) that nothing refers to: documents still readable (run `vault health` to list them, `vault health --fix` to unlink them)"
+        )?;
+    }
     if left == 0 {
         writeln!(
             out,
@@ -136,6 +144,25 @@ pub(crate) fn print(
             false => "ran during the sanitize (allow_triggers = true)",
         };
         writeln!(out, "  triggers {how}: {}", summary.triggers.join(", "))?;
+    }
+    if !summary.objects_unlinked.is_empty() {
+        let verb = if summary.dry_run {
+            "would unlink"
+        } else {
+            "unlinked"
+        };
+        let ids: Vec<String> = summary
+            .objects_unlinked
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        writeln!(
+            out,
+            "  {verb} {} large object(s) ({}) that no row refers to any more: {}",
+            ids.len(),
+            crate::units::bytes(summary.object_bytes_unlinked),
+            ids.join(", ")
+        )?;
     }
     Ok(())
 }

@@ -159,6 +159,21 @@ impl Engine for AnyEngine {
         each!(self, db => db.key_collisions(captured, restored, rows).await)
     }
 
+    fn declare_large_objects(&mut self, config: &Config) {
+        each!(self, db => db.declare_large_objects(config))
+    }
+
+    async fn restore_large_objects(
+        &mut self,
+        vault: &UnlockedVault,
+    ) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.restore_large_objects(vault).await)
+    }
+
+    async fn release_large_objects(&mut self) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.release_large_objects().await)
+    }
+
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
         each!(self, db => db.clear_scope(captured).await)
     }

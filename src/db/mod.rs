@@ -290,6 +290,31 @@ pub trait Engine {
         rows: &mut dyn Read,
     ) -> Result<Option<KeyCollision>, ToolError>;
 
+    /// Learns from the configuration which columns of another type than
+    /// `oid` hold large-object ids (`large_objects` on `[[preserve]]`), for
+    /// the steps that look for references (restore, sanitize, health).
+    /// Engines without large objects ignore it.
+    fn declare_large_objects(&mut self, _config: &Config) {}
+
+    /// Inside the restore transaction, once every table's rows are staged
+    /// and before any target row changes: creates the large objects the
+    /// vault holds again (PostgreSQL), and notes which objects the database
+    /// refers to now. Returns a line per thing done. Engines that keep
+    /// documents inline (BLOBs) have nothing to do.
+    async fn restore_large_objects(
+        &mut self,
+        _vault: &UnlockedVault,
+    ) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+
+    /// Inside the restore transaction, once every table is loaded: unlinks
+    /// the large objects that rows referred to before the restore and
+    /// nothing refers to now. Returns a line per thing done.
+    async fn release_large_objects(&mut self) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+
     /// Removes the target rows in scope of a replace-mode table (children
     /// first). An engine that staged the rows may keep the rows whose key is
     /// among the captured ones, for `load_rows` to overwrite.

@@ -9,6 +9,7 @@ mod compare;
 mod grants;
 mod health;
 mod instance;
+mod large_objects;
 mod link_check;
 mod links;
 mod load;
@@ -69,6 +70,10 @@ pub struct Postgres {
     /// Triggers a sanitize keeps quiet: table (quoted), trigger, and how
     /// it was enabled (`pg_trigger.tgenabled`).
     quieted: Vec<(String, String, String)>,
+    /// Columns of another type that the configuration says hold large-object ids.
+    declared_objects: Vec<(TableName, String)>,
+    /// The large objects of the open restore transaction.
+    objects: large_objects::restore::Restoring,
 }
 
 impl Postgres {
@@ -103,6 +108,8 @@ impl Postgres {
             readers: Vec::new(),
             restore: load::RestoreState::default(),
             quieted: Vec::new(),
+            declared_objects: Vec::new(),
+            objects: Default::default(),
         })
     }
 
@@ -421,6 +428,7 @@ impl Engine for Postgres {
             lines.push(line);
         }
         lines.push(links::capture(&mut self.conn, writer).await?);
+        lines.extend(large_objects::capture::capture(&mut self.conn, config, writer).await?);
         Ok(lines)
     }
 
@@ -434,6 +442,7 @@ impl Engine for Postgres {
     }
 
     async fn begin_restore(&mut self, tables: &[TableInfo]) -> Result<(), ToolError> {
+        self.objects = Default::default();
         load::begin(&mut self.conn, &mut self.restore, tables).await
     }
 
@@ -471,9 +480,35 @@ impl Engine for Postgres {
             load::stage(&mut self.conn, &mut self.restore, captured, target, rows).await?;
         }
         if self.restore.is_direct(&captured.table) {
-            return load::copy_direct(&mut self.conn, captured, rows).await;
+            let counts = load::copy_direct(&mut self.conn, captured, rows).await?;
+            // The table was empty: every row in it is a restored one.
+            let table = qualified(&captured.table);
+            large_objects::restore::rewrite(&mut self.conn, &self.objects, &table, target).await?;
+            return Ok(counts);
+        }
+        if let Some(staged) = self.restore.staged(&captured.table) {
+            let name = staged.name().to_owned();
+            large_objects::restore::rewrite(&mut self.conn, &self.objects, &name, target).await?;
         }
         load::merge(&mut self.conn, &self.restore, captured).await
+    }
+
+    fn declare_large_objects(&mut self, config: &Config) {
+        self.declared_objects = large_objects::declared(config);
+    }
+
+    async fn restore_large_objects(
+        &mut self,
+        vault: &UnlockedVault,
+    ) -> Result<Vec<String>, ToolError> {
+        let (objects, lines) =
+            large_objects::restore::restore(&mut self.conn, vault, &self.declared_objects).await?;
+        self.objects = objects;
+        Ok(lines)
+    }
+
+    async fn release_large_objects(&mut self) -> Result<Vec<String>, ToolError> {
+        large_objects::restore::release(&mut self.conn, &self.objects).await
     }
 
     async fn restore_extras(
@@ -504,39 +539,9 @@ impl Engine for Postgres {
         // A lost connection needs no rollback: the server rolls back an
         // open transaction when its connection ends.
         self.restore = load::RestoreState::default();
+        self.objects = Default::default();
         self.execute("ROLLBACK").await
     }
-}
-
-/// A column that holds large-object ids (`oid`, or a domain over it such as
-/// the `lo` extension's `lo`) would be captured as bare ids: after a
-/// refresh every document would be gone and the restore would still
-/// succeed. Until vault captures the objects' contents, such a table is
-/// refused with exit 2.
-async fn refuse_large_objects(
-    conn: &mut PgConnection,
-    plan: &CapturedTable,
-) -> Result<(), ToolError> {
-    let columns: Vec<String> = sqlx::query_scalar(
-        "SELECT a.attname::text FROM pg_catalog.pg_attribute a
-         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-           AND (a.atttypid = 'pg_catalog.oid'::regtype OR t.typbasetype = 'pg_catalog.oid'::regtype)
-         ORDER BY a.attnum",
-    )
-    .bind(qualified(&plan.table))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| pg_error(&plan.table.to_string(), e))?;
-    if columns.is_empty() {
-        return Ok(());
-    }
-    Err(ToolError::usage(format!(
-        "table {}: column(s) {} hold large-object ids, and vault does not capture large objects' contents yet: a vault with bare ids would restore references to documents that the refresh removed; nothing was captured",
-        plan.table,
-        columns.join(", ")
-    ))
-    .hint("keep the documents with pg_dump --large-objects (or copy them to a bytea column) and preserve the table without them; `vault health` reports references to missing large objects"))
 }
 
 /// `COPY (SELECT ... ORDER BY key) TO STDOUT` in text format, streamed into
@@ -547,7 +552,6 @@ async fn copy_out(
     out: &mut StreamWriter,
 ) -> Result<u64, ToolError> {
     let at = plan.table.to_string();
-    refuse_large_objects(conn, plan).await?;
     let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let mut select = format!(
         "SELECT {} FROM {}",

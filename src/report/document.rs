@@ -299,6 +299,19 @@ fn section_sanitize(out: &mut Vec<Block>, sanitize: Option<&Value>, verify: Opti
             _ => "Triggers kept quiet during the sanitize:",
         };
         list(out, title, sanitize, "triggers");
+        list(
+            out,
+            "Large objects unlinked because no row refers to them any more (ids):",
+            sanitize,
+            "objects_unlinked",
+        );
+    }
+    if let Some(left) = verify.and_then(|v| v["objects_left"].as_u64())
+        && left > 0
+    {
+        out.push(Block::Paragraph(format!(
+            "Verification: {left} large object(s) that nothing refers to are still readable; `vault health --fix` lists and unlinks them."
+        )));
     }
 }
 

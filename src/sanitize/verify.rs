@@ -106,5 +106,9 @@ async fn verify_rules<S: Sanitizer>(
             not_verifiable,
         });
     }
-    Ok(VerifySummary { rules })
+    let objects_left = db.count_unreferenced_objects().await?;
+    Ok(VerifySummary {
+        rules,
+        objects_left,
+    })
 }

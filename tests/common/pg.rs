@@ -106,6 +106,30 @@ impl Server {
         ));
     }
 
+    /// The DBAs' logical refresh: production dumped with `pg_dump -Fc`
+    /// (large objects included), acceptance dropped, created again and
+    /// restored from the dump with `pg_restore`.
+    pub fn refresh_from_dump(&self, acceptance: &Db, production: &Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("production.dump");
+        let status = std::process::Command::new("pg_dump")
+            .args(["-Fc", "--no-owner", "-f"])
+            .arg(&dump)
+            .arg(format!("--dbname={}", production.url()))
+            .status()
+            .expect("pg_dump runs");
+        assert!(status.success(), "pg_dump failed");
+        self.admin(&format!("DROP DATABASE {} WITH (FORCE)", acceptance.name));
+        self.admin(&format!("CREATE DATABASE {}", acceptance.name));
+        let status = std::process::Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error"])
+            .arg(format!("--dbname={}", acceptance.url()))
+            .arg(&dump)
+            .status()
+            .expect("pg_restore runs");
+        assert!(status.success(), "pg_restore failed");
+    }
+
     /// Whether `test` can use an extension; when it cannot, prints why it
     /// is skipped, or fails with `VAULT_TEST_REQUIRE_SERVERS=1` (`.ci/run`
     /// installs every extension the tests use).

@@ -9,6 +9,7 @@
 
 mod bodies;
 mod constraints;
+mod large_objects;
 mod sequences;
 
 use sqlx::postgres::PgConnection;
@@ -30,6 +31,7 @@ const CATALOG: &str = "catalog";
 
 impl HealthCheck for Postgres {
     async fn inspect_health(&mut self) -> Result<Inspection, ToolError> {
+        let declared = self.declared_objects.clone();
         let conn = &mut self.conn;
         let mut out = Inspection::default();
         invalid_indexes(conn, &mut out).await?;
@@ -38,7 +40,8 @@ impl HealthCheck for Postgres {
         broken_views(conn, &mut out).await?;
         bodies::check(conn, &mut out).await?;
         sequences::sequences_behind(conn, &mut out).await?;
-        dangling_large_objects(conn, &mut out).await?;
+        large_objects::dangling(conn, &declared, &mut out).await?;
+        large_objects::unreferenced(conn, &declared, &mut out).await?;
         scheduled_jobs(conn, &mut out).await?;
         Ok(out)
     }
@@ -204,60 +207,6 @@ async fn broken_views(conn: &mut PgConnection, out: &mut Inspection) -> Result<(
                 ),
             ),
         }
-    }
-    Ok(())
-}
-
-/// Columns of type `oid` or a domain over it (the `lo` extension's `lo`)
-/// whose rows refer to a large object that does not exist. Counted per
-/// column; no key or value is shown.
-async fn dangling_large_objects(
-    conn: &mut PgConnection,
-    out: &mut Inspection,
-) -> Result<(), ToolError> {
-    let columns = sqlx::query(AssertSqlSafe(format!(
-        "SELECT n.nspname::text, c.relname::text, a.attname::text
-         FROM pg_catalog.pg_attribute a
-         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-           AND (a.atttypid = 'pg_catalog.oid'::regtype OR t.typbasetype = 'pg_catalog.oid'::regtype)
-           AND {USER_SCHEMA} AND {}
-         ORDER BY 1, 2, 3",
-        not_extension_member("pg_class", "c.oid")
-    )))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| pg_error("", e))?;
-    for column in columns {
-        let (schema, table, name): (String, String, String) =
-            (column.get(0), column.get(1), column.get(2));
-        let dangling: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {} t WHERE t.{col} IS NOT NULL AND NOT EXISTS
-               (SELECT 1 FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = t.{col}::pg_catalog.oid)",
-            quoted(&schema, &table),
-            col = quote_ident(&name)
-        )))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| pg_error(&format!("{schema}.{table}"), e))?;
-        if dangling == 0 {
-            continue;
-        }
-        out.findings.push(
-            Finding::new(
-                FindingKind::DanglingLargeObject,
-                format!("{schema}.{table}.{name}"),
-                format!(
-                    "{dangling} row(s) refer to a large object that does not exist: the document is gone, reading it fails"
-                ),
-                format!("{CATALOG} (pg_largeobject_metadata) and a count of the column's ids"),
-            )
-            .what_to_do(
-                "restore the documents (they are not in a vault: vault does not capture large objects yet), or clear the references",
-            ),
-        );
     }
     Ok(())
 }

@@ -43,6 +43,13 @@ pub(super) struct Staged {
     exprs: Vec<String>,
 }
 
+impl Staged {
+    /// The temporary table, as SQL.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl RestoreState {
     pub(super) fn staged(&self, table: &TableName) -> Option<&Staged> {
         self.staged.iter().find(|s| &s.table == table)

@@ -12,6 +12,11 @@
 //! listed in [`BINARY_EXACT`]. Text under a nondeterministic collation is
 //! hashed under "C". The one accepted looseness: `jsonb` numbers compare by
 //! value inside a document, as `jsonb` equality does (1.0 and 1.00).
+//! A column of type `oid` or a domain over it (the `lo` extension's `lo`)
+//! refers to a large object whose id differs between two databases: it is
+//! hashed by the SHA-256 of the object's contents, so that the same
+//! document under two ids is equal and a changed document is a difference
+//! of its row; an id that names no object is hashed by its text.
 
 use std::collections::BTreeMap;
 
@@ -65,7 +70,8 @@ impl RowHashing {
     ) -> Result<RowHashing, ToolError> {
         let rows = sqlx::query(
             "SELECT a.attname::text, t.typname::text, t.typtype::text, tn.nspname::text,
-                    coalesce(co.collisdeterministic, true)
+                    coalesce(co.collisdeterministic, true),
+                    a.atttypid = 'pg_catalog.oid'::regtype OR t.typbasetype = 'pg_catalog.oid'::regtype
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -87,7 +93,12 @@ impl RowHashing {
             let type_kind: String = row.get(2);
             let type_schema: String = row.get(3);
             let deterministic: bool = row.get(4);
+            let large_object: bool = row.get(5);
             let column = quote_ident(&name);
+            if large_object {
+                fields.insert(name, document_digest(&column));
+                continue;
+            }
             let exact = type_kind == "b"
                 && type_schema == "pg_catalog"
                 && BINARY_EXACT.contains(&type_name.as_str());
@@ -144,4 +155,14 @@ impl RowHashing {
         // A NULL key (no primary key can hold one) would go to bucket 0.
         format!("coalesce((({hash} & 9223372036854775807) % {buckets}), 0)")
     }
+}
+
+/// The contents' SHA-256 of the large object `column` refers to; for an id
+/// that names no object, the id's text.
+fn document_digest(column: &str) -> String {
+    format!(
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = {column}::pg_catalog.oid) \
+         THEN pg_catalog.sha256(pg_catalog.lo_get({column}::pg_catalog.oid)) \
+         ELSE pg_catalog.convert_to('missing ' || {column}::text, 'UTF8') END"
+    )
 }

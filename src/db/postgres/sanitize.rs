@@ -7,6 +7,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::large_objects::{id_columns, release};
 use super::{Postgres, execute, pg_error, qualified, schema_of};
 use crate::db::TableName;
 use crate::exit::ToolError;
@@ -91,7 +92,29 @@ async fn enabled_user_triggers(
     Ok(found)
 }
 
+/// The references noted when the sanitize transaction began.
+const NOTED: &str = "pg_temp.vault_lo_sanitize";
+
 impl Sanitizer for Postgres {
+    async fn note_object_references(&mut self) -> Result<(), ToolError> {
+        let columns = id_columns(&mut self.conn, &self.declared_objects).await?;
+        release::note(&mut self.conn, NOTED, &columns).await
+    }
+
+    async fn unlink_released_objects(&mut self) -> Result<Vec<(u32, u64)>, ToolError> {
+        let columns = id_columns(&mut self.conn, &self.declared_objects).await?;
+        let released = release::released(&mut self.conn, NOTED, &columns, None).await?;
+        release::unlink(&mut self.conn, &released).await?;
+        Ok(released)
+    }
+
+    async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
+        let columns = id_columns(&mut self.conn, &self.declared_objects).await?;
+        release::count_unreferenced(&mut self.conn, &columns)
+            .await
+            .map(Some)
+    }
+
     async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
         let mut shown = Vec::new();
         for table in tables {
