@@ -518,6 +518,7 @@ impl Engine for Postgres {
     ) -> Result<Vec<String>, ToolError> {
         let mut lines = grants::restore(&mut self.conn, vault).await?;
         lines.extend(links::restore(&mut self.conn, vault).await?);
+        lines.extend(load::refresh_matviews(&mut self.conn, &self.restore).await?);
         Ok(lines)
     }
 

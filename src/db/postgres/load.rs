@@ -1,6 +1,7 @@
 //! The restore transaction on PostgreSQL: user triggers held off, rows staged by COPY and checked against the target's types, one statement per mode, sequences moved ahead, triggers back, commit.
 
 mod collisions;
+mod matviews;
 
 use std::io::Read;
 
@@ -13,6 +14,7 @@ use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName, quote_ident};
 
 use crate::exit::{Exit, ToolError};
 pub(super) use collisions::find as key_collisions;
+pub(super) use matviews::refresh_dependent as refresh_matviews;
 
 /// How much of a vault stream one COPY message carries.
 const COPY_CHUNK: usize = 256 * 1024;
@@ -30,6 +32,9 @@ pub(super) struct RestoreState {
     /// Identity GENERATED ALWAYS columns outside the primary key, made BY
     /// DEFAULT for the restore so that an update can write them: table (SQL), column.
     relaxed: Vec<(String, String)>,
+    /// The tables the restore writes (SQL names), for the materialized
+    /// views that read them.
+    restored: Vec<String>,
 }
 
 /// One table's captured rows in a temporary table.
@@ -68,7 +73,10 @@ pub(super) async fn begin(
     state: &mut RestoreState,
     tables: &[TableInfo],
 ) -> Result<(), ToolError> {
-    *state = RestoreState::default();
+    *state = RestoreState {
+        restored: tables.iter().map(|t| qualified(&t.name)).collect(),
+        ..RestoreState::default()
+    };
     execute(
         conn,
         "BEGIN; SET CONSTRAINTS ALL DEFERRED; SET LOCAL lock_timeout = '60s'",

@@ -45,7 +45,7 @@ const PROBE: &str = "WITH called AS (
 /// Populated materialized views over the tables ($1 OIDs), directly or
 /// through views and other materialized views, deepest last: the refresh
 /// order. An unpopulated one holds no rows (health populates it).
-const MATVIEWS: &str = "WITH RECURSIVE dependent(oid, depth) AS (
+pub(super) const MATVIEWS: &str = "WITH RECURSIVE dependent(oid, depth) AS (
    SELECT unnest($1::int8[]::oid[]), 0
    UNION ALL
    SELECT r.ev_class, d.depth + 1
