@@ -48,3 +48,33 @@ fn a_materialized_view_over_a_preserved_table_shows_acceptance_again() {
         "{run:#?}"
     );
 }
+
+/// Two identical schemas, one database with its own search_path: compare
+/// finds no difference (definitions are read fully qualified on both sides).
+#[test]
+fn compare_reads_definitions_qualified_whatever_the_search_path() {
+    let Some(server) = pg::server("compare_reads_definitions_qualified_whatever_the_search_path")
+    else {
+        return;
+    };
+    let acceptance = server.database("sp_acc");
+    let production = server.database("sp_prod");
+    let schema = "CREATE SCHEMA camis;
+        CREATE SEQUENCE camis.x_seq;
+        CREATE TABLE camis.patient (id int PRIMARY KEY DEFAULT nextval('camis.x_seq'), name text);
+        CREATE TABLE camis.visit (id int PRIMARY KEY, patient_id int REFERENCES camis.patient);
+        CREATE VIEW camis.visit_list AS SELECT v.id, p.name FROM camis.visit v JOIN camis.patient p ON p.id = v.patient_id;
+        CREATE FUNCTION camis.touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+        CREATE TRIGGER touch BEFORE UPDATE ON camis.patient FOR EACH ROW EXECUTE FUNCTION camis.touch();";
+    acceptance.exec(schema);
+    production.exec(schema);
+    acceptance.exec(&format!(
+        "ALTER DATABASE {} SET search_path = camis, public",
+        acceptance.name
+    ));
+    let site = Site::new(&acceptance);
+    site.configure(&format!("[production]\nurl = \"{}\"\n", production.url()));
+    let run = site.vault_with(&["compare", "--config", common::s(&site.config)]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("no difference"), "{run:#?}");
+}

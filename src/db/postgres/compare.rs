@@ -197,62 +197,19 @@ impl Compare for Postgres {
 
     async fn snapshot(&mut self) -> Result<Snapshot, ToolError> {
         let mut snapshot = Snapshot::default();
-        for (what, sql) in queries() {
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .fetch_all(&mut self.conn)
-                .await
-                .map_err(|e| pg_error(what, e))?;
-            for row in rows {
-                let attrs: String = row.get(4);
-                let attrs: BTreeMap<String, serde_json::Value> = serde_json::from_str(&attrs)
-                    .map_err(|e| {
-                        ToolError::failed(format!("{what}: unexpected catalog output: {e}"))
-                    })?;
-                snapshot.objects.push(SchemaObject {
-                    kind: row.get(0),
-                    name: row.get(1),
-                    table: row.get(2),
-                    role: row.get(3),
-                    attrs: attrs
-                        .into_iter()
-                        .filter_map(|(k, v)| match v {
-                            serde_json::Value::Null => None,
-                            serde_json::Value::String(s) => Some((k, s)),
-                            other => Some((k, other.to_string())),
-                        })
-                        .collect(),
-                });
-            }
-        }
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT n.nspname::text, c.relname::text, c.relkind = 'm',
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
-                          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                          WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord)
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated))
-               AND NOT c.relispartition AND {USER_SCHEMA} AND {}
-             ORDER BY 1, 2",
-            not_extension("pg_class", "c.oid")
-        )))
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| pg_error("relations", e))?;
-        for row in rows {
-            let schema: String = row.get(0);
-            let table: String = row.get(1);
-            snapshot.relations.push(Relation {
-                name: format!("{schema}.{table}"),
-                schema: Some(schema),
-                table,
-                materialized: row.get(2),
-                columns: row.get(3),
-                key: row.get(4),
-            });
-        }
+        // As pg_dump does: with only pg_catalog on the path, the server
+        // writes every name in a definition qualified, so two databases
+        // whose search_path differs describe the same object alike.
+        sqlx::raw_sql("SET search_path = pg_catalog")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        let read = self.read_catalog(&mut snapshot).await;
+        sqlx::raw_sql("RESET search_path")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| pg_error("", e))?;
+        read?;
         Ok(snapshot)
     }
 
@@ -377,5 +334,68 @@ impl Compare for Postgres {
         .await
         .map_err(|e| pg_error("materialized views", e))?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+impl Postgres {
+    /// Reads the schema objects and relations into `snapshot`.
+    async fn read_catalog(&mut self, snapshot: &mut Snapshot) -> Result<(), ToolError> {
+        for (what, sql) in queries() {
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(|e| pg_error(what, e))?;
+            for row in rows {
+                let attrs: String = row.get(4);
+                let attrs: BTreeMap<String, serde_json::Value> = serde_json::from_str(&attrs)
+                    .map_err(|e| {
+                        ToolError::failed(format!("{what}: unexpected catalog output: {e}"))
+                    })?;
+                snapshot.objects.push(SchemaObject {
+                    kind: row.get(0),
+                    name: row.get(1),
+                    table: row.get(2),
+                    role: row.get(3),
+                    attrs: attrs
+                        .into_iter()
+                        .filter_map(|(k, v)| match v {
+                            serde_json::Value::Null => None,
+                            serde_json::Value::String(s) => Some((k, s)),
+                            other => Some((k, other.to_string())),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT n.nspname::text, c.relname::text, c.relkind = 'm',
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
+                          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                          WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.ord)
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE (c.relkind IN ('r', 'p') OR (c.relkind = 'm' AND c.relispopulated))
+               AND NOT c.relispartition AND {USER_SCHEMA} AND {}
+             ORDER BY 1, 2",
+            not_extension("pg_class", "c.oid")
+        )))
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| pg_error("relations", e))?;
+        for row in rows {
+            let schema: String = row.get(0);
+            let table: String = row.get(1);
+            snapshot.relations.push(Relation {
+                name: format!("{schema}.{table}"),
+                schema: Some(schema),
+                table,
+                materialized: row.get(2),
+                columns: row.get(3),
+                key: row.get(4),
+            });
+        }
+        Ok(())
     }
 }
