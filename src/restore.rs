@@ -252,6 +252,11 @@ pub async fn restore<E: Engine>(
                 db.begin_restore(&infos).await?;
                 let rehearsal = async {
                     load_all(db, vault, &plan, &rules, &mut summary, &mut std::io::sink()).await?;
+                    // Grants, links and materialized views too: a role
+                    // missing in the target fails the rehearsal as it
+                    // would fail the restore.
+                    let extras = db.restore_extras(vault, config).await?;
+                    summary.extras.extend(extras);
                     db.check_restore(&infos).await
                 };
                 if let Err(error) = rehearsal.await {

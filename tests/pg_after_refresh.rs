@@ -78,3 +78,46 @@ fn compare_reads_definitions_qualified_whatever_the_search_path() {
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(run.stdout.contains("no difference"), "{run:#?}");
 }
+
+/// Roles of `[grants]` missing after a physical copy: the dry run fails as
+/// the restore would, naming every missing role at once.
+#[test]
+fn the_dry_run_names_every_missing_role() {
+    let Some(server) = pg::server("the_dry_run_names_every_missing_role") else {
+        return;
+    };
+    let first = server.role("dry_first");
+    let second = server.role("dry_second");
+    let db = server.database("dry_roles");
+    db.exec(&format!(
+        "CREATE TABLE app_user (id int PRIMARY KEY, login text);
+         INSERT INTO app_user VALUES (1, 'a');
+         GRANT SELECT ON app_user TO {0}, {1};",
+        first.name, second.name
+    ));
+    let site = Site::new(&db);
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[grants]\nroles = [\"{}\", \"{}\"]\n",
+        first.name, second.name
+    ));
+    site.capture().expect(0);
+    db.exec(&format!(
+        "DELETE FROM app_user; REVOKE ALL ON app_user FROM {0}, {1}; DROP ROLE {0}; DROP ROLE {1};",
+        first.name, second.name
+    ));
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec!["--steps", "restore"];
+        args.extend_from_slice(extra);
+        let run = site.restore(&args).expect(1);
+        let error = run.error_line();
+        assert!(
+            error.contains(&first.name) && error.contains(&second.name),
+            "{run:#?}"
+        );
+        assert_eq!(
+            db.one("SELECT count(*)::text FROM app_user"),
+            "0",
+            "nothing changed"
+        );
+    }
+}

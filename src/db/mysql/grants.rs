@@ -416,11 +416,18 @@ pub(super) async fn plan_restore(
             grant.grantable,
         );
     }
-    if let Some(account) = missing_accounts(conn, &accounts).await?.first() {
+    let missing = missing_accounts(conn, &accounts).await?;
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        let (them, exist) = match names.len() {
+            1 => ("the account", "does"),
+            _ => ("the accounts", "do"),
+        };
         return Err(ToolError::failed(format!(
-            "grants: the account {account} held privileges in acceptance and does not exist on the target server; nothing was changed"
+            "grants: {them} {} held privileges in acceptance and {exist} not exist on the target server; nothing was changed",
+            names.join(", ")
         ))
-        .hint("create the account, then restore again"));
+        .hint("create every account named, then restore again"));
     }
     let mut now = as_held(held(conn, database, &accounts).await?);
     let mut lines = Vec::new();

@@ -309,11 +309,16 @@ pub(super) async fn restore(
         captured.insert((grant.object, grant.role, grant.privilege), grant.grantable);
     }
     let missing = missing_roles(conn, &roles).await?;
-    if let Some(role) = missing.first() {
+    if !missing.is_empty() {
+        let (them, exist) = match missing.len() {
+            1 => ("the role", "does"),
+            _ => ("the roles", "do"),
+        };
         return Err(ToolError::failed(format!(
-            "grants: the role {role} held privileges in acceptance and does not exist in the target's cluster; nothing was changed"
+            "grants: {them} {} held privileges in acceptance and {exist} not exist in the target's cluster; nothing was changed",
+            missing.join(", ")
         ))
-        .hint("create the role, then restore again"));
+        .hint("create every role named, then restore again"));
     }
     let known = objects_at_capture(vault)?;
     let (mut now, mut targets) = current(conn, &roles).await?;
