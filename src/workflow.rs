@@ -544,7 +544,7 @@ async fn run_step(
             };
             let mut production = crate::db::any::connect(url).await?;
             let mut compared =
-                crate::compare::compare_databases(run.config, db, &mut production).await?;
+                crate::compare::compare_databases(run.config, url, db, &mut production).await?;
             // Row keys reach the report as digests under a key of the vault:
             // the same row gives the same digest in every report of it.
             compared.seal_keys(&run.vault.derive_key(COMPARE_KEY_PURPOSE), false);

@@ -121,3 +121,63 @@ fn the_dry_run_names_every_missing_role() {
         );
     }
 }
+
+/// Compare classifies by what vault itself does and what the configuration
+/// names: column privileges of `[grants]` roles are expected, options are
+/// compared as sets, and a link that reaches production is never expected.
+#[test]
+fn compare_classifies_column_privileges_option_order_and_links_to_production() {
+    let Some(server) =
+        pg::server("compare_classifies_column_privileges_option_order_and_links_to_production")
+    else {
+        return;
+    };
+    let tester = server.role("cls_tester");
+    let acceptance = server.database("cls_acc");
+    let production = server.database("cls_prod");
+    let schema = "CREATE EXTENSION postgres_fdw;
+        CREATE TABLE patient (id int PRIMARY KEY, name text);";
+    acceptance.exec(schema);
+    production.exec(schema);
+    acceptance.exec(&format!(
+        "GRANT SELECT (id) ON patient TO {};
+         CREATE SERVER registry FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'acc-registry', port '5432', dbname 'reg');
+         CREATE SERVER left_behind FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'prod-db.example', dbname 'camis');",
+        tester.name
+    ));
+    production.exec(
+        "CREATE SERVER registry FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'reg', host 'acc-registry', port '5432');
+         CREATE SERVER left_behind FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'prod-mirror.example', dbname 'camis');",
+    );
+    let site = Site::new(&acceptance);
+    site.configure(&format!(
+        "[production]\nurl = \"{}\"\nhosts = [\"prod-db*\"]\n\n[grants]\nroles = [\"{}\"]\n",
+        production.url(),
+        tester.name
+    ));
+    let run = site.vault_with(&["compare", "--json", "--config", common::s(&site.config)]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("compare --json");
+    let differences = json["differences"].as_array().expect("differences");
+    let class_of = |kind: &str, object_part: &str| -> Vec<String> {
+        differences
+            .iter()
+            .filter(|d| d["kind"] == kind && d["object"].as_str().unwrap().contains(object_part))
+            .map(|d| d["class"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        class_of("column-privilege", "patient.id"),
+        ["expected"],
+        "{run:#?}"
+    );
+    assert!(
+        class_of("foreign-server", "registry").is_empty(),
+        "options compare as a set: {run:#?}"
+    );
+    assert_eq!(
+        class_of("foreign-server", "left_behind"),
+        ["unexpected"],
+        "{run:#?}"
+    );
+    assert_eq!(run.code, 3, "{run:#?}");
+}

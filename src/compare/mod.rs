@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::db::Engine;
 use crate::db::any::{AnyEngine, each};
 use crate::exit::{Exit, ToolError};
@@ -218,6 +218,9 @@ pub struct Difference {
     pub table: Option<String>,
     #[serde(skip)]
     pub role: Option<String>,
+    /// Where acceptance's side of a link points, for classification.
+    #[serde(skip)]
+    pub endpoint: Option<crate::links::conninfo::Endpoint>,
 }
 
 impl Difference {
@@ -233,6 +236,7 @@ impl Difference {
             reason: String::new(),
             table: None,
             role: None,
+            endpoint: None,
         }
     }
 }
@@ -296,9 +300,11 @@ impl CompareSummary {
 
 /// Compares two open databases of the same engine: schema, then the rows of
 /// every relation on both sides, then classifies each difference. Both
-/// sessions are made read-only first.
+/// sessions are made read-only first. `production_url` is what link
+/// definitions are judged against, as `vault links` judges them.
 pub async fn compare_databases<E: Compare + crate::sanitize::Sanitizer>(
     config: &Config,
+    production_url: &DatabaseUrl,
     acceptance: &mut E,
     production: &mut E,
 ) -> Result<CompareSummary, ToolError> {
@@ -331,15 +337,19 @@ pub async fn compare_databases<E: Compare + crate::sanitize::Sanitizer>(
             differences.push(d);
         }
     }
-    let sanitized: Vec<String> = config
+    // Materialized views over sanitized tables are refreshed by sanitize,
+    // those over preserved tables by the restore.
+    let rewritten: Vec<String> = config
         .sanitize
         .iter()
         .map(|r| qualify(&r.table, &acc))
+        .chain(config.preserve.iter().map(|p| qualify(&p.table, &acc)))
         .collect();
-    let derived = acceptance.derived_views(&sanitized).await?;
+    let derived = acceptance.derived_views(&rewritten).await?;
     let followers = followers(config, acceptance).await?;
+    let production_match = crate::links::ProductionMatch::new(config, Some(production_url));
     for d in &mut differences {
-        classify(config, &derived, &followers, d);
+        classify(config, &derived, &followers, &production_match, d);
     }
     Ok(CompareSummary {
         acceptance: acceptance_name,
@@ -375,7 +385,7 @@ pub async fn compare(
     }
     let mut acceptance = crate::db::any::connect(&acceptance_url).await?;
     let mut production = crate::db::any::connect(&production_url).await?;
-    compare_databases(config, &mut acceptance, &mut production).await
+    compare_databases(config, &production_url, &mut acceptance, &mut production).await
 }
 
 /// A configured table name in the form the snapshot uses (`public.` added
@@ -460,14 +470,24 @@ async fn followers<E: crate::sanitize::Sanitizer>(
     Ok(out)
 }
 
+/// Why acceptance's side of a link difference reaches production: its
+/// options (`host=..., port=..., dbname=...`) read as `vault links` reads them.
+fn reaches_production(
+    production: &crate::links::ProductionMatch,
+    d: &Difference,
+) -> Option<String> {
+    production.why(d.endpoint.as_ref()?, true)
+}
+
 /// Marks a difference expected, with its reason, when the configuration explains it.
 pub fn classify(
     config: &Config,
     derived: &[(String, String)],
     followers: &[Follower],
+    production: &crate::links::ProductionMatch,
     d: &mut Difference,
 ) {
-    let reason = reason(config, derived, followers, d);
+    let reason = reason(config, derived, followers, production, d);
     if let Some(reason) = reason {
         d.class = Class::Expected;
         d.reason = reason;
@@ -481,6 +501,7 @@ fn reason(
     config: &Config,
     derived: &[(String, String)],
     followers: &[Follower],
+    production: &crate::links::ProductionMatch,
     d: &Difference,
 ) -> Option<String> {
     let table = d.table.as_deref();
@@ -493,11 +514,16 @@ fn reason(
         d.kind.as_str(),
         "foreign-server" | "user-mapping" | "foreign-table"
     ) {
+        // Judged as `vault links` judges it: acceptance's own definition is
+        // expected, one that reaches production never is.
+        if reaches_production(production, d).is_some() {
+            return None;
+        }
         return Some("link definition: acceptance keeps its own".into());
     }
-    if d.kind == "privilege"
+    if matches!(d.kind.as_str(), "privilege" | "column-privilege")
         && let (Some(role), Some(grants)) = (&d.role, &config.grants)
-        && grants.roles.iter().any(|r| r == role)
+        && grants.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
     {
         return Some(format!("grant of [grants] role {role}"));
     }
@@ -515,7 +541,7 @@ fn reason(
     }
     if let Some((_, t)) = derived.iter().find(|(v, _)| v == &d.object) {
         return Some(format!(
-            "materialized view derived from sanitized table {t}"
+            "materialized view derived from restored or sanitized table {t}"
         ));
     }
     if let Some(f) = followers.iter().find(|f| names(&f.table, &d.object)) {
@@ -549,25 +575,27 @@ mod tests {
              [compare]\nignore = [{ object = \"audit\", reason = \"local audit\" }]\n",
         )
         .unwrap();
+        let nowhere = crate::links::ProductionMatch::new(&config, None);
         let mut d = Difference::new("data", "users", "rows");
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert_eq!(d.class, Class::Expected);
         let mut d = Difference::new("data", "other", "rows");
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert_eq!(d.class, Class::Unexpected);
         let mut d = Difference::new("column", "audit.at", "type");
         d.table = Some("audit".into());
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert!(d.reason.contains("local audit"), "{d:?}");
         let mut d = Difference::new("privilege", "t to tester", "privileges");
         d.role = Some("tester".into());
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert_eq!(d.class, Class::Expected);
         let mut d = Difference::new("data", "public.mv", "rows");
         classify(
             &config,
             &[("public.mv".into(), "public.docs".into())],
             &[],
+            &nowhere,
             &mut d,
         );
         assert_eq!(d.class, Class::Expected);
@@ -578,11 +606,17 @@ mod tests {
             action: "ON DELETE CASCADE",
         };
         let mut d = Difference::new("data", "sessions", "rows");
-        classify(&config, &[], std::slice::from_ref(&follower), &mut d);
+        classify(
+            &config,
+            &[],
+            std::slice::from_ref(&follower),
+            &nowhere,
+            &mut d,
+        );
         assert_eq!(d.class, Class::Expected);
         assert!(d.reason.contains("sessions_user_fk"), "{d:?}");
         let mut d = Difference::new("column", "sessions.x", "type");
-        classify(&config, &[], &[follower], &mut d);
+        classify(&config, &[], &[follower], &nowhere, &mut d);
         assert_eq!(d.class, Class::Unexpected, "only data follows a parent");
     }
 }

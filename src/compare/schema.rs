@@ -81,7 +81,26 @@ fn one_side(object: &SchemaObject, what: &str) -> Difference {
     let mut d = Difference::new(&object.kind, &object.name, what);
     d.table = object.table.clone();
     d.role = object.role.clone();
+    // Only acceptance's own side can reach production from acceptance.
+    if what != "only in production" {
+        d.endpoint = endpoint(object);
+    }
     d
+}
+
+/// Where a foreign server of this side points (`host=..., port=...,
+/// dbname=...` options), for judging links; never a secret.
+fn endpoint(object: &SchemaObject) -> Option<crate::links::conninfo::Endpoint> {
+    if object.kind != "foreign-server" {
+        return None;
+    }
+    let options = object.attrs.get("options")?;
+    let pairs: Vec<(&str, &str)> = options
+        .split(", ")
+        .filter_map(|o| o.split_once('='))
+        .collect();
+    let endpoint = crate::links::conninfo::Endpoint::from_options(pairs);
+    (!endpoint.is_empty()).then_some(endpoint)
 }
 
 #[cfg(test)]

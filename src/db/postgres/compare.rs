@@ -150,7 +150,7 @@ fn queries() -> Vec<(&'static str, String)> {
         ("foreign servers",
             "SELECT 'foreign-server', s.srvname::text, NULL, NULL,
                     jsonb_build_object('wrapper', w.fdwname, 'type', s.srvtype, 'version', s.srvversion,
-                        'options', array_to_string(s.srvoptions, ', '))::text
+                        'options', (SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(s.srvoptions) o))::text
              FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw".into()),
         ("user mappings",
             // Option names only: a mapping's options can hold a password.
