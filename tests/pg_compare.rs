@@ -328,7 +328,10 @@ INSERT INTO other VALUES (1);
     };
     assert!(reason("public.app_user").contains("preserved"));
     assert!(reason("public.document").contains("sanitized"));
-    assert!(reason("public.doc_count").contains("derived from restored or sanitized table public.document"));
+    assert!(
+        reason("public.doc_count")
+            .contains("derived from restored or sanitized table public.document")
+    );
     assert!(reason("public.audit.at").contains("acceptance audits its own way"));
     assert!(reason(&format!("public.app_user to {}", tester.name)).contains("[grants] role"));
     assert_eq!(summary.unexpected(), 0, "{:#?}", summary.differences);

@@ -362,6 +362,14 @@ pub trait Engine {
 }
 
 /// Quotes an identifier with double quotes (PostgreSQL, SQLite).
+/// `::1` for a URL's `[::1]`: drivers keep the brackets of an IPv6
+/// literal, which no resolver reads. `None` for a host without brackets.
+pub(crate) fn unbracketed(host: &str) -> Option<String> {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .map(str::to_owned)
+}
+
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

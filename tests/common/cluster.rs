@@ -112,7 +112,7 @@ impl Cluster {
 
     fn start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses='127.0.0.1,::1' -c fsync=off",
             self.port,
             self.dir.path().display()
         );
@@ -177,6 +177,12 @@ impl Cluster {
     /// The URL of a database of this cluster.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The URL of a database of this cluster through the IPv6 loopback,
+    /// as an IPv6 literal (`[::1]`).
+    pub fn url_ipv6(&self, database: &str) -> String {
+        format!("postgres://postgres@[::1]:{}/{database}", self.port)
     }
 
     /// Runs SQL with psql; returns its unaligned output.

@@ -10,9 +10,14 @@ use crate::guard::{Destination, Host, Instance, ServerInstance};
 
 /// The options the driver builds from a URL.
 pub(super) fn options(url: &DatabaseUrl) -> Result<MySqlConnectOptions, ToolError> {
-    url.expose().parse().map_err(|_| {
+    let options: MySqlConnectOptions = url.expose().parse().map_err(|_| {
         ToolError::usage(format!("{url}: not a valid MySQL/MariaDB URL"))
             .hint("write it as mysql://USER@HOST:PORT/DATABASE (or mariadb://...)")
+    })?;
+    // An IPv6 literal keeps the URL's brackets, which no resolver reads.
+    Ok(match crate::db::unbracketed(options.get_host()) {
+        Some(address) => options.host(&address),
+        None => options,
     })
 }
 

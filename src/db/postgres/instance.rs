@@ -12,9 +12,14 @@ use crate::guard::{Destination, Host, Instance, ServerInstance};
 
 /// The options the driver builds from a URL and the environment.
 pub(super) fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, ToolError> {
-    url.expose().parse().map_err(|_| {
+    let options: PgConnectOptions = url.expose().parse().map_err(|_| {
         ToolError::usage(format!("{url}: not a valid PostgreSQL URL"))
             .hint("write it as postgres://USER@HOST:PORT/DATABASE")
+    })?;
+    // An IPv6 literal keeps the URL's brackets, which no resolver reads.
+    Ok(match crate::db::unbracketed(options.get_host()) {
+        Some(address) => options.host(&address),
+        None => options,
     })
 }
 
