@@ -135,8 +135,11 @@ fn walkthrough(
         "3. vault capture --config vault.toml --out acceptance.vault"
     )?;
     let summary = runtime.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
-        crate::capture::capture(&mut db, &config, &vault_path, &key, out, false).await
+        let db = crate::db::any::connect(&url).await?;
+        crate::db::any::closing(db, async |db| {
+            crate::capture::capture(db, &config, &vault_path, &key, out, false).await
+        })
+        .await
     })?;
     let report = vault_format::check_deep(&vault_path, &key)?;
     writeln!(
@@ -168,25 +171,28 @@ fn walkthrough(
     let started = crate::report::now();
     let mut target_identity = String::new();
     let (pipeline, failure) = runtime.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
-        let target = db.identity().await?;
-        target_identity = target.to_string();
-        let source = crate::restore::captured_tables(&unlocked)?
-            .first()
-            .map(|(c, _)| c.source.clone());
-        if let Some(source) = source {
-            crate::guard::require_same_database(&source, &target, false)?;
-        }
-        let run = crate::workflow::Run {
-            vault: &unlocked,
-            config: &config,
-            target: &target,
-            production: production_url.as_ref(),
-            steps: &crate::workflow::Step::ALL,
-            dry_run: false,
-            config_path: &config_path,
-        };
-        Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, out).await)
+        let db = crate::db::any::connect(&url).await?;
+        crate::db::any::closing(db, async |db| {
+            let target = db.identity().await?;
+            target_identity = target.to_string();
+            let source = crate::restore::captured_tables(&unlocked)?
+                .first()
+                .map(|(c, _)| c.source.clone());
+            if let Some(source) = source {
+                crate::guard::require_same_database(&source, &target, false)?;
+            }
+            let run = crate::workflow::Run {
+                vault: &unlocked,
+                config: &config,
+                target: &target,
+                production: production_url.as_ref(),
+                steps: &crate::workflow::Step::ALL,
+                dry_run: false,
+                config_path: &config_path,
+            };
+            Ok::<_, ToolError>(crate::workflow::run(db, &run, out).await)
+        })
+        .await
     })?;
     for step in &pipeline.steps {
         writeln!(out, "   {:<9} {}", step.step.name(), step.figures)?;

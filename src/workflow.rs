@@ -542,9 +542,11 @@ async fn run_step(
                     "no [production] URL configured: nothing to compare with".into(),
                 ));
             };
-            let mut production = crate::db::any::connect(url).await?;
-            let mut compared =
-                crate::compare::compare_databases(run.config, url, db, &mut production).await?;
+            let production = crate::db::any::connect(url).await?;
+            let mut compared = crate::db::any::closing(production, async |production| {
+                crate::compare::compare_databases(run.config, url, db, production).await
+            })
+            .await?;
             // Row keys reach the report as digests under a key of the vault:
             // the same row gives the same digest in every report of it.
             compared.seal_keys(&run.vault.derive_key(COMPARE_KEY_PURPOSE), false);

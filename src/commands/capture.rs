@@ -19,14 +19,17 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let live_bars = std::io::stderr().is_terminal();
     let mut progress = std::io::sink();
     let summary = runtime.block_on(async {
-        let mut db = super::guarded::connect_acceptance(
+        let db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),
             super::guarded::Access::Reads,
             out,
         )
         .await?;
-        crate::capture::capture(&mut db, &config, &args.out, &key, &mut progress, live_bars).await
+        crate::db::any::closing(db, async |db| {
+            crate::capture::capture(db, &config, &args.out, &key, &mut progress, live_bars).await
+        })
+        .await
     })?;
     for table in &summary.tables {
         writeln!(

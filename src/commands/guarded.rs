@@ -95,7 +95,15 @@ pub async fn connect_acceptance(
             .hint("vault compares the server it reached with production's before it writes; make the [production] URL reachable, or remove it to rely on [production].hosts alone"));
         }
     };
-    let production = production_db.instance().await?;
-    crate::guard::refuse_production_instance(url, &target, production_url, &production)?;
-    Ok(db)
+    let production = production_db.instance().await;
+    production_db.close().await;
+    match production
+        .and_then(|p| crate::guard::refuse_production_instance(url, &target, production_url, &p))
+    {
+        Ok(()) => Ok(db),
+        Err(error) => {
+            db.close().await;
+            Err(error)
+        }
+    }
 }

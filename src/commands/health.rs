@@ -21,18 +21,21 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
     }
     let summary = crate::runtime()?.block_on(async {
-        let mut db = super::guarded::connect_acceptance(
+        let db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),
             super::guarded::Access::Writes,
             out,
         )
         .await?;
-        if let Some(vault) = &args.vault {
-            crate::db::Engine::keep_recovery_in(&mut db, vault);
-        }
-        crate::db::Engine::declare_large_objects(&mut db, &config);
-        crate::health::health(&mut db, args.fix).await
+        crate::db::any::closing(db, async |db| {
+            if let Some(vault) = &args.vault {
+                crate::db::Engine::keep_recovery_in(db, vault);
+            }
+            crate::db::Engine::declare_large_objects(db, &config);
+            crate::health::health(db, args.fix).await
+        })
+        .await
     })?;
     print(&summary, out)?;
     Ok(summary.exit())

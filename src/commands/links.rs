@@ -27,8 +27,11 @@ pub fn run(args: &LinksArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
     };
     let runtime = crate::runtime()?;
     let summary = runtime.block_on(async {
-        let mut db = crate::db::any::connect(&url).await?;
-        crate::links::links(&mut db, &config, production.as_ref(), vault.as_ref()).await
+        let db = crate::db::any::connect(&url).await?;
+        crate::db::any::closing(db, async |db| {
+            crate::links::links(db, &config, production.as_ref(), vault.as_ref()).await
+        })
+        .await
     })?;
     print(&summary, out)?;
     Ok(summary.exit())

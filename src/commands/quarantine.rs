@@ -19,14 +19,14 @@ pub fn open(
     // (PostgreSQL gives back what its record in the database says).
     let roles = config.quarantine_roles();
     let opened = crate::runtime()?.block_on(async {
-        let mut db = super::guarded::connect_acceptance(
+        let db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),
             super::guarded::Access::Writes,
             out,
         )
         .await?;
-        db.open_quarantine(&roles).await
+        crate::db::any::closing(db, async |db| db.open_quarantine(&roles).await).await
     })?;
     if opened.is_empty() {
         writeln!(out, "{url} was not quarantined: nothing to open")?;

@@ -68,46 +68,53 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let mut target_identity = String::new();
     let (summary, failure) = runtime
         .block_on(async {
-            let mut db = super::guarded::connect_acceptance(
+            let db = super::guarded::connect_acceptance(
                 &url,
                 production.as_ref(),
                 super::guarded::Access::Writes,
                 out,
             )
             .await?;
-            crate::db::Engine::declare_large_objects(&mut db, &config);
-            let target = db.identity().await?;
-            target_identity = target.to_string();
-            if let Some(resume) = &resume {
-                resume.require_target(&target_identity)?;
-                writeln!(
-                    out,
-                    "resuming the failed run of {}: {} done then, running {}",
-                    resume.dir.display(),
-                    names(&resume.done),
-                    names(&resume.remaining)
-                )?;
-            }
-            if let Some((first, _)) = captured.first() {
-                crate::guard::require_same_database(&first.source, &target, args.target_differs)?;
-            }
-            if !args.dry_run {
-                // What a killed or failed restore of this vault left undone.
-                for line in db.recover_from(&args.vault).await? {
-                    writeln!(out, "{line}")?;
+            crate::db::any::closing(db, async |db| {
+                crate::db::Engine::declare_large_objects(db, &config);
+                let target = db.identity().await?;
+                target_identity = target.to_string();
+                if let Some(resume) = &resume {
+                    resume.require_target(&target_identity)?;
+                    writeln!(
+                        out,
+                        "resuming the failed run of {}: {} done then, running {}",
+                        resume.dir.display(),
+                        names(&resume.done),
+                        names(&resume.remaining)
+                    )?;
                 }
-                db.keep_recovery_in(&args.vault);
-            }
-            let run = crate::workflow::Run {
-                vault: &vault,
-                config: &config,
-                target: &target,
-                production: production.as_ref(),
-                steps: &steps,
-                dry_run: args.dry_run,
-                config_path: &args.config,
-            };
-            Ok::<_, ToolError>(crate::workflow::run(&mut db, &run, &mut progress).await)
+                if let Some((first, _)) = captured.first() {
+                    crate::guard::require_same_database(
+                        &first.source,
+                        &target,
+                        args.target_differs,
+                    )?;
+                }
+                if !args.dry_run {
+                    // What a killed or failed restore of this vault left undone.
+                    for line in db.recover_from(&args.vault).await? {
+                        writeln!(out, "{line}")?;
+                    }
+                    db.keep_recovery_in(&args.vault);
+                }
+                let run = crate::workflow::Run {
+                    vault: &vault,
+                    config: &config,
+                    target: &target,
+                    production: production.as_ref(),
+                    steps: &steps,
+                    dry_run: args.dry_run,
+                    config_path: &args.config,
+                };
+                Ok::<_, ToolError>(crate::workflow::run(db, &run, &mut progress).await)
+            })
+            .await
         })
         .inspect_err(|_| {
             // Stopped before the pipeline ran: no report, so no empty folder.

@@ -37,6 +37,7 @@ pub fn run(
         Ok::<_, ToolError>((db, summary))
     })?;
     if summary.dry_run {
+        runtime.block_on(db.close());
         print(out, &summary, None)?;
         writeln!(
             out,
@@ -45,6 +46,7 @@ pub fn run(
         return Ok(Exit::Success);
     }
     let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
+    runtime.block_on(db.close());
     let verified = match verified {
         Ok(verified) => verified,
         Err(error) => {

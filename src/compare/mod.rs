@@ -383,9 +383,21 @@ pub async fn compare(
             production_url.engine()
         )));
     }
-    let mut acceptance = crate::db::any::connect(&acceptance_url).await?;
-    let mut production = crate::db::any::connect(&production_url).await?;
-    compare_databases(config, &production_url, &mut acceptance, &mut production).await
+    let acceptance = crate::db::any::connect(&acceptance_url).await?;
+    let production = match crate::db::any::connect(&production_url).await {
+        Ok(production) => production,
+        Err(error) => {
+            acceptance.close().await;
+            return Err(error);
+        }
+    };
+    crate::db::any::closing(acceptance, async |acceptance| {
+        crate::db::any::closing(production, async |production| {
+            compare_databases(config, &production_url, acceptance, production).await
+        })
+        .await
+    })
+    .await
 }
 
 /// A configured table name in the form the snapshot uses (`public.` added

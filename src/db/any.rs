@@ -55,6 +55,24 @@ macro_rules! each {
 #[allow(unused_imports)] // used by the step modules (sanitize, health, links)
 pub(crate) use each;
 
+impl AnyEngine {
+    /// Ends the session the way the protocol asks (PostgreSQL's Terminate,
+    /// MySQL's COM_QUIT), so that the server logs no aborted connection.
+    pub async fn close(self) {
+        each!(self, db => db.close().await)
+    }
+}
+
+/// Runs `work` on the engine, then closes it whatever the outcome.
+pub async fn closing<T>(
+    mut db: AnyEngine,
+    work: impl AsyncFnOnce(&mut AnyEngine) -> Result<T, ToolError>,
+) -> Result<T, ToolError> {
+    let result = work(&mut db).await;
+    db.close().await;
+    result
+}
+
 impl ServerInstance for AnyEngine {
     async fn instance(&mut self) -> Result<Instance, ToolError> {
         each!(self, db => db.instance().await)

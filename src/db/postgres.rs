@@ -77,6 +77,14 @@ pub struct Postgres {
 }
 
 impl Postgres {
+    /// Ends every session of this engine cleanly.
+    pub(crate) async fn close(self) {
+        for reader in self.readers {
+            let _ = sqlx::Connection::close(reader).await;
+        }
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+
     /// Connects to the database a `postgres://` URL names. A server that
     /// does not answer is one error naming the URL without its password.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {

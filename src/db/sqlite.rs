@@ -34,6 +34,11 @@ pub struct Sqlite {
 }
 
 impl Sqlite {
+    /// Closes the file's connection.
+    pub(crate) async fn close(self) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+
     /// Opens an existing database file; never creates one.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, ToolError> {
         let options: SqliteConnectOptions = url

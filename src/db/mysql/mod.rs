@@ -147,6 +147,11 @@ impl Mysql {
         Ok(())
     }
 
+    /// Ends the session cleanly (COM_QUIT): no aborted connection logged.
+    pub(crate) async fn close(self) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+
     /// The schema a table lives in: the URL's database unless it is named.
     fn schema_of<'a>(&'a self, table: &'a TableName) -> &'a str {
         table.schema.as_deref().unwrap_or(&self.database)
