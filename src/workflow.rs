@@ -388,6 +388,15 @@ async fn run_step(
     summary: &mut PipelineSummary,
     progress: &mut dyn std::io::Write,
 ) -> Result<(Outcome, String), crate::exit::ToolError> {
+    // A dry run rehearses the restore and rolls it back: a later step would
+    // read the database as the refresh left it, not as the restore leaves
+    // it, and its figures would mislead. It says so and shows nothing.
+    if run.dry_run && step != Step::Restore && run.steps.contains(&Step::Restore) {
+        return Ok((
+            Outcome::Skipped,
+            "not run in a dry run after the restore: it would read the database before the restore, not after it".into(),
+        ));
+    }
     Ok(match step {
         Step::Restore => {
             let restored = crate::restore::restore(
