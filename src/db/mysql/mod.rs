@@ -10,6 +10,7 @@ mod grants;
 mod health;
 mod instance;
 mod link_check;
+mod linked;
 mod load;
 mod parallel_capture;
 mod quarantine;

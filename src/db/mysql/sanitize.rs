@@ -9,8 +9,11 @@
 //! Affected rows are the rows an UPDATE matched, changed or not, as on
 //! PostgreSQL: sqlx connects with `CLIENT_FOUND_ROWS`.
 
+use std::collections::HashMap;
+
 use sqlx::{AssertSqlSafe, Row};
 
+use super::linked::Linked;
 use super::{Mysql, mysql_error, quote_ident};
 use crate::db::TableName;
 use crate::exit::ToolError;
@@ -207,27 +210,48 @@ impl Sanitizer for Mysql {
 
     async fn referencing_keys(&mut self, table: &TableName) -> Result<Vec<ForeignKey>, ToolError> {
         let schema = self.schema_of(table).to_owned();
-        let rows = sqlx::query(
-            "SELECT k.constraint_name, k.table_schema, k.table_name, rc.delete_rule,
+        // Two plain queries, link tables left out by name: a join of these
+        // views would open every table of the server, and opening a link
+        // table logs in to its far server (`linked`).
+        let linked = Linked::of_server(&mut self.conn).await?;
+        let sql = format!(
+            "SELECT k.constraint_name, k.table_schema, k.table_name,
                     k.column_name, k.referenced_column_name
              FROM information_schema.key_column_usage k
-             JOIN information_schema.referential_constraints rc
-               ON rc.constraint_schema = k.constraint_schema
-              AND rc.constraint_name = k.constraint_name
-              AND rc.table_name = k.table_name
-             WHERE k.referenced_table_schema = ? AND k.referenced_table_name = ?
+             WHERE k.referenced_table_schema = ? AND k.referenced_table_name = ?{}
              ORDER BY k.table_schema, k.table_name, k.constraint_name, k.ordinal_position",
-        )
-        .bind(&schema)
-        .bind(&table.name)
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| mysql_error(&table.to_string(), e))?;
+            linked.exclude("k.table_schema", "k.table_name")
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error(&table.to_string(), e))?;
+        let sql = format!(
+            "SELECT constraint_schema, table_name, constraint_name, delete_rule
+             FROM information_schema.referential_constraints
+             WHERE unique_constraint_schema = ? AND referenced_table_name = ?{}",
+            linked.exclude("constraint_schema", "table_name")
+        );
+        let rules: HashMap<(String, String, String), String> = sqlx::query(AssertSqlSafe(sql))
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error(&table.to_string(), e))?
+            .iter()
+            .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+            .collect();
         let mut keys: Vec<(String, ForeignKey)> = Vec::new();
         for row in rows {
             let (name, child_schema, child): (String, String, String) =
                 (row.get(0), row.get(1), row.get(2));
-            let (rule, from, to): (String, String, String) = (row.get(3), row.get(4), row.get(5));
+            let (from, to): (String, String) = (row.get(3), row.get(4));
+            let rule = rules
+                .get(&(child_schema.clone(), child.clone(), name.clone()))
+                .cloned()
+                .unwrap_or_default();
             let id = format!("{child_schema}\0{child}\0{name}");
             match keys.last_mut() {
                 Some((last, key)) if *last == id => {
