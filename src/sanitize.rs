@@ -6,6 +6,7 @@
 //! `db/` module (the catalog queries and what is particular to its SQL);
 //! docs/sanitize.md describes the behaviour.
 
+mod runnable;
 mod sql_text;
 mod verify;
 mod walk;
@@ -18,6 +19,7 @@ use crate::config::{Config, SanitizeRule};
 use crate::db::any::AnyEngine;
 use crate::db::{TableName, quote_ident};
 use crate::exit::{Exit, ToolError};
+pub use runnable::{UnrunnableTrigger, check_runnable};
 pub(crate) use sql_text::read_sql;
 pub use verify::verify;
 use walk::{KeyCache, Walk};
@@ -136,6 +138,16 @@ pub trait Sanitizer {
 
     /// Puts back what `quiet_triggers` quieted, before the commit.
     async fn wake_triggers(&mut self) -> Result<(), ToolError>;
+
+    /// The triggers on `tables` that cannot fire here (a definer that does
+    /// not exist), checked before anything is written. None by default:
+    /// an engine whose triggers need nothing but themselves.
+    async fn unrunnable_triggers(
+        &mut self,
+        _tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        Ok(Vec::new())
+    }
 }
 
 /// What happened to rows of another table because a rule deleted rows.
@@ -294,6 +306,10 @@ pub async fn sanitize<S: Sanitizer>(
 ) -> Result<SanitizeSummary, ToolError> {
     check_rules(db, config).await?;
     let tables = reached_tables(db, config).await?;
+    let unrunnable = db.unrunnable_triggers(&tables).await?;
+    if let Some(refused) = runnable::refusal(&unrunnable, "nothing was sanitized") {
+        return Err(refused);
+    }
     let triggers = db.user_triggers(&tables).await?;
     db.begin_sanitize().await?;
     let quiet = match triggers.is_empty() {
@@ -562,5 +578,12 @@ impl Sanitizer for AnyEngine {
 
     async fn wake_triggers(&mut self) -> Result<(), ToolError> {
         crate::db::any::each!(self, db => db.wake_triggers().await)
+    }
+
+    async fn unrunnable_triggers(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        crate::db::any::each!(self, db => db.unrunnable_triggers(tables).await)
     }
 }

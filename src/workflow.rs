@@ -4,6 +4,9 @@
 //! after sanitizing, unrepaired health findings, links to production) do not:
 //! every later step still runs, and the run ends with exit 3.
 //!
+//! Before anything is written, a run that sanitizes proves that every
+//! trigger its rules fire can fire (`sanitize::check_runnable`).
+//!
 //! Around the data steps runs the quarantine: closed before the first of
 //! restore, sanitize and verify, opened only once verify has passed (or, with
 //! no `[[sanitize]]` rules, once the data steps are done), left closed
@@ -223,6 +226,24 @@ async fn close_quarantine(
     }))
 }
 
+/// Before anything is written (the quarantine, the restore), when the run
+/// sanitizes: every trigger the rules will fire can fire, or the run stops
+/// with nothing changed (dry runs included).
+async fn sanitize_can_run(
+    db: &mut crate::db::any::AnyEngine,
+    run: &Run<'_>,
+) -> Result<(), crate::exit::ToolError> {
+    if !run.steps.contains(&Step::Sanitize) {
+        return Ok(());
+    }
+    let when = if run.steps.contains(&Step::Restore) {
+        "checked before the restore: nothing was restored or changed"
+    } else {
+        "nothing was changed"
+    };
+    crate::sanitize::check_runnable(db, run.config, when).await
+}
+
 /// Opens the quarantine once the data are clean: after verify passed, or
 /// after the last data step when there are no rules to verify.
 async fn open_quarantine_if_clean(
@@ -292,6 +313,21 @@ pub async fn run(
     progress: &mut dyn std::io::Write,
 ) -> (PipelineSummary, Option<crate::exit::ToolError>) {
     let mut summary = PipelineSummary::default();
+    if let Err(error) = sanitize_can_run(db, run).await {
+        for step in Step::ALL {
+            let figures = if run.steps.contains(&step) {
+                "not run: sanitize could not run (a trigger it fires cannot)".into()
+            } else {
+                "not asked for".into()
+            };
+            summary.steps.push(StepReport {
+                step,
+                outcome: Outcome::Skipped,
+                figures,
+            });
+        }
+        return (summary, Some(error));
+    }
     match close_quarantine(db, run).await {
         Ok(record) => summary.quarantine = record,
         Err(error) => {

@@ -15,6 +15,7 @@ mod load;
 mod parallel_capture;
 mod quarantine;
 mod sanitize;
+mod trigger_definers;
 
 use std::io::Read;
 use std::time::Duration;

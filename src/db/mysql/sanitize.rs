@@ -14,10 +14,11 @@ use std::collections::HashMap;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::linked::Linked;
+use super::trigger_definers;
 use super::{Mysql, mysql_error, quote_ident};
 use crate::db::TableName;
 use crate::exit::ToolError;
-use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, read_sql};
+use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, UnrunnableTrigger, read_sql};
 
 /// Functions whose value changes from one call to the next (or that change
 /// something when called).
@@ -92,6 +93,17 @@ impl Sanitizer for Mysql {
 
     async fn wake_triggers(&mut self) -> Result<(), ToolError> {
         Ok(())
+    }
+
+    async fn unrunnable_triggers(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        let tables: Vec<(String, String)> = tables
+            .iter()
+            .map(|t| (self.schema_of(t).to_owned(), t.name.clone()))
+            .collect();
+        trigger_definers::unrunnable(&mut self.conn, &tables).await
     }
 
     /// MySQL and MariaDB have no `IS DISTINCT FROM`; `<=>` is their
@@ -194,9 +206,23 @@ impl Sanitizer for Mysql {
         let done = sqlx::query(AssertSqlSafe(sql.to_owned()))
             .persistent(false)
             .execute(&mut self.conn)
-            .await
-            .map_err(|e| mysql_error("", e))?;
-        Ok(done.rows_affected())
+            .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected()),
+            Err(e) => {
+                let schema = self.database.clone();
+                let named =
+                    trigger_definers::name_failed_triggers(&mut self.conn, &schema, &e).await;
+                let error = mysql_error("", e);
+                Err(match named {
+                    Some(named) => ToolError {
+                        message: format!("{}; {named}", error.message),
+                        ..error
+                    },
+                    None => error,
+                })
+            }
+        }
     }
 
     async fn sanitize_count(&mut self, sql: &str) -> Result<u64, ToolError> {
