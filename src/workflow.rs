@@ -7,6 +7,9 @@
 //! Before anything is written, a run that sanitizes proves that every
 //! trigger its rules fire can fire (`sanitize::check_runnable`).
 //!
+//! Then, before the data steps, production's scheduled jobs are disabled
+//! (`jobs::stop_arrived`): those not in the vault's record of acceptance's.
+//!
 //! Around the data steps runs the quarantine: closed before the first of
 //! restore, sanitize and verify, opened only once verify has passed (or, with
 //! no `[[sanitize]]` rules, once the data steps are done), left closed
@@ -152,6 +155,8 @@ pub struct PipelineSummary {
     pub links: Option<crate::links::LinksSummary>,
     pub compare: Option<crate::compare::CompareSummary>,
     pub quarantine: Option<crate::quarantine::QuarantineRecord>,
+    /// Production's scheduled jobs disabled at the start of the run.
+    pub jobs: Option<crate::jobs::JobsSummary>,
 }
 
 impl PipelineSummary {
@@ -172,6 +177,7 @@ pub trait Pipeline:
     + crate::health::HealthCheck
     + crate::links::LinkCheck
     + crate::quarantine::Quarantine
+    + crate::jobs::ScheduledJobs
 {
 }
 
@@ -181,6 +187,7 @@ impl<E> Pipeline for E where
         + crate::health::HealthCheck
         + crate::links::LinkCheck
         + crate::quarantine::Quarantine
+        + crate::jobs::ScheduledJobs
 {
 }
 
@@ -350,6 +357,29 @@ pub async fn run(
             return (summary, Some(crate::exit::ToolError { message, ..error }));
         }
     }
+    if run.steps.iter().any(|s| DATA_STEPS.contains(s)) {
+        match crate::jobs::stop_arrived(db, run.vault, run.dry_run).await {
+            Ok(jobs) => summary.jobs = Some(jobs),
+            Err(error) => {
+                for step in Step::ALL {
+                    let figures = if run.steps.contains(&step) {
+                        "not run: production's jobs could not be stopped".into()
+                    } else {
+                        "not asked for".into()
+                    };
+                    summary.steps.push(StepReport {
+                        step,
+                        outcome: Outcome::Skipped,
+                        figures,
+                    });
+                }
+                if let Some(record) = summary.quarantine.as_mut() {
+                    left_closed(record, "production's jobs could not be stopped", run);
+                }
+                return (summary, Some(error));
+            }
+        }
+    }
     for step in Step::ALL {
         if run.steps.contains(&step)
             && let Err(error) = crate::interrupt::check(&format!("before {step}"))
@@ -512,7 +542,14 @@ async fn run_step(
             )
         }
         Step::Health => {
-            let checked = crate::health::health(db, !run.dry_run).await?;
+            // Acceptance's own jobs (recorded at capture) stay as they are.
+            let own: Vec<String> = summary
+                .jobs
+                .iter()
+                .flat_map(|j| j.kept.iter())
+                .filter_map(|k| k.split_once(' ').map(|(_, name)| name.to_owned()))
+                .collect();
+            let checked = crate::health::health_keeping(db, !run.dry_run, &own).await?;
             let figures = format!(
                 "{} findings, {} repaired, {} remain",
                 checked.findings.len(),

@@ -9,6 +9,7 @@ mod compare;
 mod grants;
 mod health;
 mod instance;
+mod jobs;
 mod link_check;
 mod links;
 mod load;
@@ -421,6 +422,8 @@ impl Engine for Postgres {
             lines.push(line);
         }
         lines.push(links::capture(&mut self.conn, writer).await?);
+        let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
+        lines.push(crate::jobs::write_record(writer, &jobs)?);
         Ok(lines)
     }
 

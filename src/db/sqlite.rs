@@ -4,6 +4,7 @@ mod checks;
 mod compare;
 mod health;
 mod instance;
+mod jobs;
 mod quarantine;
 mod sanitize;
 

@@ -242,7 +242,8 @@ async fn events(
             .what_to_do(format!(
                 "check that it belongs to acceptance; if it came from production, disable it: {repair} (vault health --fix does)"
             ))
-            .repair(repair),
+            .repair(repair)
+            .job(name),
         );
     }
     Ok(())
