@@ -92,4 +92,21 @@ fn production_s_events_are_disabled_before_the_data_steps_and_acceptance_s_left_
         "the definer stays the event's"
     );
     assert_eq!(acceptance.rows("SELECT login FROM app_user"), ["tester"]);
+
+    // Compare counts vault's own change as expected.
+    site.configure(&format!(
+        "[production]\nurl = \"{}\"\n\n[[preserve]]\ntable = \"app_user\"\n",
+        production.url()
+    ));
+    let compared = site.vault_with(&["compare", "--config", common::s(&site.config), "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&compared.stdout).unwrap_or_else(|e| panic!("{e}: {compared:#?}"));
+    let event = json["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "event" && d["object"] == "patient_reminders")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(event["what"], "status", "{event:#}");
+    assert_eq!(event["class"], "expected", "{event:#}");
 }
