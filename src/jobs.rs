@@ -107,6 +107,24 @@ pub fn read_record(vault: &UnlockedVault) -> Result<Option<Vec<Job>>, ToolError>
     })
 }
 
+/// The names of the database's jobs that the vault recorded as
+/// acceptance's (same kind, name and digest); none without a record.
+pub async fn own_jobs<J: ScheduledJobs>(
+    db: &mut J,
+    vault: &UnlockedVault,
+) -> Result<Vec<String>, ToolError> {
+    let Some(record) = read_record(vault)? else {
+        return Ok(Vec::new());
+    };
+    Ok(db
+        .scheduled_jobs()
+        .await?
+        .into_iter()
+        .filter(|j| recorded(&record, j))
+        .map(|j| j.name)
+        .collect())
+}
+
 /// What the start of the restore did to the database's jobs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobsSummary {

@@ -110,3 +110,47 @@ fn production_s_events_are_disabled_before_the_data_steps_and_acceptance_s_left_
     assert_eq!(event["what"], "status", "{event:#}");
     assert_eq!(event["class"], "expected", "{event:#}");
 }
+
+#[test]
+fn health_fix_with_the_vault_leaves_acceptance_s_recorded_events_alone() {
+    let Some(server) =
+        mysql::server("health_fix_with_the_vault_leaves_acceptance_s_recorded_events_alone")
+    else {
+        return;
+    };
+    let acceptance = server.database("jobs_health_a");
+    let production = server.database("jobs_health_p");
+    for db in [&acceptance, &production] {
+        db.exec(SCHEMA);
+        db.exec(OWN_EVENT);
+    }
+    production.exec(
+        "CREATE EVENT patient_reminders ON SCHEDULE EVERY 1 MINUTE STARTS '2030-01-01 00:00:00'
+         DO INSERT INTO reminder (patient) VALUES ('Johanna de Vries')",
+    );
+    let site = Site::with_url(&acceptance.url());
+    site.configure("[[preserve]]\ntable = \"app_user\"\n");
+    site.capture().expect(0);
+    server.refresh(&acceptance, &production);
+
+    let config = common::s(&site.config);
+    let (vault, key) = (common::s(&site.vault), common::s(&site.key));
+    let run = site.vault_with(&[
+        "health",
+        "--config",
+        config,
+        "--fix",
+        "--vault",
+        vault,
+        "--key-file",
+        key,
+    ]);
+    assert!(run.code == 0 || run.code == 3, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("acceptance's own job, recorded in the vault at capture: left as it is"),
+        "{run:#?}"
+    );
+    assert_eq!(status(&acceptance, "patient_reminders"), "DISABLED");
+    assert_eq!(status(&acceptance, "reset_testdata"), "ENABLED");
+}
