@@ -139,6 +139,12 @@ pub trait Sanitizer {
     /// Puts back what `quiet_triggers` quieted, before the commit.
     async fn wake_triggers(&mut self) -> Result<(), ToolError>;
 
+    /// Whether [`Sanitizer::quiet_triggers`] can keep triggers from firing
+    /// (MariaDB/MySQL cannot), known before any transaction.
+    fn can_quiet_triggers(&self) -> bool {
+        true
+    }
+
     /// The triggers on `tables` that cannot fire here (a definer that does
     /// not exist), checked before anything is written. None by default:
     /// an engine whose triggers need nothing but themselves.
@@ -476,7 +482,10 @@ async fn reached_tables<S: Sanitizer>(
 
 /// Where triggers cannot be kept quiet, a sanitize runs them only when
 /// every rule allows it: a trigger may copy the values it removes.
-fn refuse_running_triggers(config: &Config, triggers: &[String]) -> Result<(), ToolError> {
+pub(crate) fn refuse_running_triggers(
+    config: &Config,
+    triggers: &[String],
+) -> Result<(), ToolError> {
     let unallowed: Vec<usize> = config
         .sanitize
         .iter()
@@ -578,6 +587,10 @@ impl Sanitizer for AnyEngine {
 
     async fn wake_triggers(&mut self) -> Result<(), ToolError> {
         crate::db::any::each!(self, db => db.wake_triggers().await)
+    }
+
+    fn can_quiet_triggers(&self) -> bool {
+        crate::db::any::each!(self, db => db.can_quiet_triggers())
     }
 
     async fn unrunnable_triggers(

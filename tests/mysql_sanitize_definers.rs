@@ -178,3 +178,33 @@ fn a_view_whose_definer_is_missing_is_reported_as_such() {
         "{finding:#?}"
     );
 }
+
+/// A trigger the rules do not allow would make the sanitize refuse (MariaDB
+/// cannot keep triggers quiet): that refusal comes before the restore too.
+#[test]
+fn a_trigger_the_rules_do_not_allow_stops_the_run_before_the_restore() {
+    let Some(server) =
+        mysql::server("a_trigger_the_rules_do_not_allow_stops_the_run_before_the_restore")
+    else {
+        return;
+    };
+    let acceptance = server.database("definer_allow_a");
+    let production = server.database("definer_allow_p");
+    acceptance.exec(SCHEMA);
+    acceptance.exec("INSERT INTO app_user VALUES (4, 'trial.portal')");
+    production.exec(SCHEMA);
+    production.exec(
+        "INSERT INTO app_user VALUES (4, 'dr.visser');
+         INSERT INTO patient VALUES (1, 'Johanna de Vries', true);
+         CREATE TRIGGER patient_copy BEFORE DELETE ON patient FOR EACH ROW SET @gone = OLD.id",
+    );
+    let site = Site::with_url(&acceptance.url());
+    site.configure(&CONFIG.replace("allow_triggers = true\n", ""));
+    site.capture().expect(0);
+    server.refresh(&acceptance, &production);
+    let refreshed = state(&acceptance);
+    let run = site.restore(&[]).expect(3);
+    assert!(run.stderr.contains("patient: patient_copy"), "{run:#?}");
+    assert!(run.stderr.contains("nothing was restored"), "{run:#?}");
+    assert_eq!(state(&acceptance), refreshed, "nothing changed");
+}

@@ -5,7 +5,9 @@
 //! every statement that fires it (error 1449). Found after the restore
 //! committed, that leaves unsanitized production data behind; found here,
 //! it stops the run with nothing changed. Each engine says which of its
-//! triggers cannot fire ([`super::Sanitizer::unrunnable_triggers`]).
+//! triggers cannot fire ([`super::Sanitizer::unrunnable_triggers`]). Where
+//! triggers cannot be kept quiet (MariaDB/MySQL), triggers that the rules
+//! do not allow are refused here too, as the sanitize would refuse them.
 
 use serde::Serialize;
 
@@ -38,7 +40,22 @@ pub async fn check_runnable<S: Sanitizer>(
     }
     let tables = reached_tables(db, config).await?;
     let unrunnable = db.unrunnable_triggers(&tables).await?;
-    refusal(&unrunnable, when).map_or(Ok(()), Err)
+    if let Some(refused) = refusal(&unrunnable, when) {
+        return Err(refused);
+    }
+    // Where triggers cannot be kept quiet, the sanitize would refuse to
+    // run them unless every rule allows it: say so now, not after the
+    // restore committed.
+    if !db.can_quiet_triggers() {
+        let triggers = db.user_triggers(&tables).await?;
+        if !triggers.is_empty() {
+            super::refuse_running_triggers(config, &triggers).map_err(|e| ToolError {
+                message: format!("{}; {when}", e.message),
+                ..e
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The error naming each trigger, its problem and its fix; `None` when

@@ -95,6 +95,10 @@ impl Sanitizer for Mysql {
         Ok(())
     }
 
+    fn can_quiet_triggers(&self) -> bool {
+        false
+    }
+
     async fn unrunnable_triggers(
         &mut self,
         tables: &[TableName],
