@@ -150,9 +150,12 @@ pub struct HealthArgs {
     pub fix: bool,
     /// The vault of a restore that did not finish: MariaDB/MySQL triggers
     /// it dropped and recorded beside the vault are checked, and with
-    /// `--fix` created again.
+    /// `--fix` created again. With its key, the scheduled jobs the vault
+    /// recorded as acceptance's are left alone by `--fix`.
     #[arg(long, value_name = "FILE")]
     pub vault: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 #[derive(Debug, Args)]

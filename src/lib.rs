@@ -18,6 +18,7 @@ pub mod fragment;
 pub mod guard;
 pub mod health;
 pub mod interrupt;
+pub mod jobs;
 pub mod keys;
 pub mod links;
 pub mod private_file;

@@ -6,6 +6,7 @@
 //! `db/` module (the catalog queries and what is particular to its SQL);
 //! docs/sanitize.md describes the behaviour.
 
+mod runnable;
 mod sql_text;
 mod verify;
 mod walk;
@@ -18,6 +19,7 @@ use crate::config::{Config, SanitizeRule};
 use crate::db::any::AnyEngine;
 use crate::db::{TableName, quote_ident};
 use crate::exit::{Exit, ToolError};
+pub use runnable::{UnrunnableTrigger, check_runnable};
 pub(crate) use sql_text::read_sql;
 pub use verify::verify;
 use walk::{KeyCache, Walk};
@@ -156,6 +158,22 @@ pub trait Sanitizer {
     /// refers to; `None` where the engine has no large objects.
     async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
         Ok(None)
+    }
+
+    /// Whether [`Sanitizer::quiet_triggers`] can keep triggers from firing
+    /// (MariaDB/MySQL cannot), known before any transaction.
+    fn can_quiet_triggers(&self) -> bool {
+        true
+    }
+
+    /// The triggers on `tables` that cannot fire here (a definer that does
+    /// not exist), checked before anything is written. None by default:
+    /// an engine whose triggers need nothing but themselves.
+    async fn unrunnable_triggers(
+        &mut self,
+        _tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        Ok(Vec::new())
     }
 }
 
@@ -324,6 +342,10 @@ pub async fn sanitize<S: Sanitizer>(
 ) -> Result<SanitizeSummary, ToolError> {
     check_rules(db, config).await?;
     let tables = reached_tables(db, config).await?;
+    let unrunnable = db.unrunnable_triggers(&tables).await?;
+    if let Some(refused) = runnable::refusal(&unrunnable, "nothing was sanitized") {
+        return Err(refused);
+    }
     let triggers = db.user_triggers(&tables).await?;
     db.begin_sanitize().await?;
     let quiet = match triggers.is_empty() {
@@ -509,7 +531,10 @@ async fn reached_tables<S: Sanitizer>(
 
 /// Where triggers cannot be kept quiet, a sanitize runs them only when
 /// every rule allows it: a trigger may copy the values it removes.
-fn refuse_running_triggers(config: &Config, triggers: &[String]) -> Result<(), ToolError> {
+pub(crate) fn refuse_running_triggers(
+    config: &Config,
+    triggers: &[String],
+) -> Result<(), ToolError> {
     let unallowed: Vec<usize> = config
         .sanitize
         .iter()
@@ -623,5 +648,16 @@ impl Sanitizer for AnyEngine {
 
     async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
         crate::db::any::each!(self, db => db.count_unreferenced_objects().await)
+    }
+
+    fn can_quiet_triggers(&self) -> bool {
+        crate::db::any::each!(self, db => db.can_quiet_triggers())
+    }
+
+    async fn unrunnable_triggers(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        crate::db::any::each!(self, db => db.unrunnable_triggers(tables).await)
     }
 }

@@ -4,6 +4,12 @@
 //! after sanitizing, unrepaired health findings, links to production) do not:
 //! every later step still runs, and the run ends with exit 3.
 //!
+//! Before anything is written, a run that sanitizes proves that every
+//! trigger its rules fire can fire (`sanitize::check_runnable`).
+//!
+//! Then, before the data steps, production's scheduled jobs are disabled
+//! (`jobs::stop_arrived`): those not in the vault's record of acceptance's.
+//!
 //! Around the data steps runs the quarantine: closed before the first of
 //! restore, sanitize and verify, opened only once verify has passed (or, with
 //! no `[[sanitize]]` rules, once the data steps are done), left closed
@@ -149,6 +155,8 @@ pub struct PipelineSummary {
     pub links: Option<crate::links::LinksSummary>,
     pub compare: Option<crate::compare::CompareSummary>,
     pub quarantine: Option<crate::quarantine::QuarantineRecord>,
+    /// Production's scheduled jobs disabled at the start of the run.
+    pub jobs: Option<crate::jobs::JobsSummary>,
 }
 
 impl PipelineSummary {
@@ -169,6 +177,7 @@ pub trait Pipeline:
     + crate::health::HealthCheck
     + crate::links::LinkCheck
     + crate::quarantine::Quarantine
+    + crate::jobs::ScheduledJobs
 {
 }
 
@@ -178,6 +187,7 @@ impl<E> Pipeline for E where
         + crate::health::HealthCheck
         + crate::links::LinkCheck
         + crate::quarantine::Quarantine
+        + crate::jobs::ScheduledJobs
 {
 }
 
@@ -221,6 +231,24 @@ async fn close_quarantine(
         opened: Vec::new(),
         note: closing.unsupported,
     }))
+}
+
+/// Before anything is written (the quarantine, the restore), when the run
+/// sanitizes: every trigger the rules will fire can fire, or the run stops
+/// with nothing changed (dry runs included).
+async fn sanitize_can_run(
+    db: &mut crate::db::any::AnyEngine,
+    run: &Run<'_>,
+) -> Result<(), crate::exit::ToolError> {
+    if !run.steps.contains(&Step::Sanitize) {
+        return Ok(());
+    }
+    let when = if run.steps.contains(&Step::Restore) {
+        "checked before the restore: nothing was restored or changed"
+    } else {
+        "nothing was changed"
+    };
+    crate::sanitize::check_runnable(db, run.config, when).await
 }
 
 /// Opens the quarantine once the data are clean: after verify passed, or
@@ -292,6 +320,21 @@ pub async fn run(
     progress: &mut dyn std::io::Write,
 ) -> (PipelineSummary, Option<crate::exit::ToolError>) {
     let mut summary = PipelineSummary::default();
+    if let Err(error) = sanitize_can_run(db, run).await {
+        for step in Step::ALL {
+            let figures = if run.steps.contains(&step) {
+                "not run: sanitize could not run (a trigger it fires cannot)".into()
+            } else {
+                "not asked for".into()
+            };
+            summary.steps.push(StepReport {
+                step,
+                outcome: Outcome::Skipped,
+                figures,
+            });
+        }
+        return (summary, Some(error));
+    }
     match close_quarantine(db, run).await {
         Ok(record) => summary.quarantine = record,
         Err(error) => {
@@ -312,6 +355,29 @@ pub async fn run(
                 error.message
             );
             return (summary, Some(crate::exit::ToolError { message, ..error }));
+        }
+    }
+    if run.steps.iter().any(|s| DATA_STEPS.contains(s)) {
+        match crate::jobs::stop_arrived(db, run.vault, run.dry_run).await {
+            Ok(jobs) => summary.jobs = Some(jobs),
+            Err(error) => {
+                for step in Step::ALL {
+                    let figures = if run.steps.contains(&step) {
+                        "not run: production's jobs could not be stopped".into()
+                    } else {
+                        "not asked for".into()
+                    };
+                    summary.steps.push(StepReport {
+                        step,
+                        outcome: Outcome::Skipped,
+                        figures,
+                    });
+                }
+                if let Some(record) = summary.quarantine.as_mut() {
+                    left_closed(record, "production's jobs could not be stopped", run);
+                }
+                return (summary, Some(error));
+            }
         }
     }
     for step in Step::ALL {
@@ -508,7 +574,14 @@ async fn run_step(
             )
         }
         Step::Health => {
-            let checked = crate::health::health(db, !run.dry_run).await?;
+            // Acceptance's own jobs (recorded at capture) stay as they are.
+            let own: Vec<String> = summary
+                .jobs
+                .iter()
+                .flat_map(|j| j.kept.iter())
+                .filter_map(|k| k.split_once(' ').map(|(_, name)| name.to_owned()))
+                .collect();
+            let checked = crate::health::health_keeping(db, !run.dry_run, &own).await?;
             let figures = format!(
                 "{} findings, {} repaired, {} remain",
                 checked.findings.len(),

@@ -6,7 +6,7 @@ use crate::cli::HealthArgs;
 use crate::commands::capture::{config_error, load_config, text_env};
 use crate::exit::{Exit, ToolError};
 use crate::health::{Finding, HealthSummary};
-use crate::keys::EnvLookup;
+use crate::keys::{EnvLookup, unlock_key};
 
 pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
@@ -20,6 +20,16 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
     if args.fix {
         super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
     }
+    // With the vault's key, acceptance's recorded jobs are known.
+    let unlocked = match (&args.vault, unlock_key(&args.key, env)?) {
+        (Some(path), Some(key)) => Some(vault_format::Vault::open(path)?.unlock(&key)?),
+        (None, Some(_)) if args.key.key_file.is_some() || args.key.passphrase_file.is_some() => {
+            return Err(ToolError::usage("a key is used only with --vault").hint(
+                "give --vault FILE.vault to leave acceptance's recorded jobs alone, or leave the key out",
+            ));
+        }
+        _ => None,
+    };
     let summary = crate::runtime()?.block_on(async {
         let db = super::guarded::connect_acceptance(
             &url,
@@ -33,7 +43,11 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
                 crate::db::Engine::keep_recovery_in(db, vault);
             }
             crate::db::Engine::declare_large_objects(db, &config);
-            crate::health::health(db, args.fix).await
+            let own = match &unlocked {
+                Some(vault) => crate::jobs::own_jobs(db, vault).await?,
+                None => Vec::new(),
+            };
+            crate::health::health_keeping(db, args.fix, &own).await
         })
         .await
     })?;

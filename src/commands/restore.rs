@@ -172,6 +172,9 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         writeln!(out)?;
         writeln!(out, "quarantine: {}", quarantine.line())?;
     }
+    if let Some(jobs) = &summary.jobs {
+        writeln!(out, "jobs: {}", jobs.line())?;
+    }
     writeln!(out)?;
     writeln!(out, "steps:")?;
     for step in &step_lines {

@@ -533,6 +533,19 @@ fn reason(
         }
         return Some("link definition: acceptance keeps its own".into());
     }
+    // `vault restore` disables production's scheduled jobs (`jobs`); a job
+    // acceptance keeps disabled while production runs it is vault's doing.
+    if d.kind == "event"
+        && d.what == "status"
+        && d.acceptance
+            .as_deref()
+            .is_some_and(|s| s.ends_with("DISABLED"))
+        && d.production.as_deref() == Some("ENABLED")
+    {
+        return Some(
+            "a scheduled job disabled in acceptance (vault restore stops production's jobs)".into(),
+        );
+    }
     if matches!(d.kind.as_str(), "privilege" | "column-privilege")
         && let (Some(role), Some(grants)) = (&d.role, &config.grants)
         && grants.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
@@ -568,6 +581,22 @@ fn reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_disabled_in_acceptance_is_expected_and_one_enabled_is_not() {
+        let config = Config::parse("[acceptance]\nurl = \"sqlite:a.db\"\n").unwrap();
+        let mut d = Difference::new("event", "patient_reminders", "status");
+        d.acceptance = Some("DISABLED".into());
+        d.production = Some("ENABLED".into());
+        classify(&config, &[], &[], &mut d);
+        assert_eq!(d.class, Class::Expected, "{d:?}");
+        assert!(d.reason.contains("production's jobs"), "{d:?}");
+        let mut d = Difference::new("event", "patient_reminders", "status");
+        d.acceptance = Some("ENABLED".into());
+        d.production = Some("DISABLED".into());
+        classify(&config, &[], &[], &mut d);
+        assert_eq!(d.class, Class::Unexpected);
+    }
 
     #[test]
     fn configured_names_match_objects() {

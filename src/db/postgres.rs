@@ -9,6 +9,7 @@ mod compare;
 mod grants;
 mod health;
 mod instance;
+mod jobs;
 mod large_objects;
 mod link_check;
 mod links;
@@ -437,6 +438,8 @@ impl Engine for Postgres {
         }
         lines.push(links::capture(&mut self.conn, writer).await?);
         lines.extend(large_objects::capture::capture(&mut self.conn, config, writer).await?);
+        let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
+        lines.push(crate::jobs::write_record(writer, &jobs)?);
         Ok(lines)
     }
 

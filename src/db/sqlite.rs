@@ -5,6 +5,7 @@ mod collisions;
 mod compare;
 mod health;
 mod instance;
+mod jobs;
 mod quarantine;
 mod sanitize;
 

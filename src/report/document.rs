@@ -84,6 +84,9 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     if let Some(quarantine) = &sections.quarantine {
         section_quarantine(&mut out, quarantine);
     }
+    if let Some(jobs) = &sections.jobs {
+        section_jobs(&mut out, jobs);
+    }
     if let Some(restore) = &sections.restore {
         section_restore(&mut out, restore);
     }
@@ -155,6 +158,20 @@ fn section_quarantine(out: &mut Vec<Block>, quarantine: &Value) {
     list(out, "Closed:", quarantine, "closed");
     list(out, "Opened:", quarantine, "opened");
     if let Some(note) = quarantine.get("note").filter(|n| !n.is_null()) {
+        out.push(Block::Paragraph(text(note)));
+    }
+}
+
+fn section_jobs(out: &mut Vec<Block>, jobs: &Value) {
+    out.push(Block::Heading("Scheduled jobs".into()));
+    list(
+        out,
+        "Production's, disabled before the data steps:",
+        jobs,
+        "disabled",
+    );
+    list(out, "Acceptance's own, left as they were:", jobs, "kept");
+    if let Some(note) = jobs.get("note").filter(|n| !n.is_null()) {
         out.push(Block::Paragraph(text(note)));
     }
 }

@@ -129,6 +129,8 @@ pub struct Sections {
     pub compare: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<serde_json::Value>,
 }
 
 /// The failed run that a resumed run continued.
@@ -259,6 +261,11 @@ impl Report {
                 .transpose()?,
             quarantine: summary
                 .quarantine
+                .as_ref()
+                .map(|s| section(serde_json::to_value(s)))
+                .transpose()?,
+            jobs: summary
+                .jobs
                 .as_ref()
                 .map(|s| section(serde_json::to_value(s)))
                 .transpose()?,

@@ -138,19 +138,38 @@ async fn broken_views(
             .iter()
             .find(|e| !e.contains(VIEW_INVALID))
             .unwrap_or(&errors[0]);
+        // A missing definer (error 1449) is no missing table: say so.
+        let (method, what_to_do) = match missing_definer(cause) {
+            Some(definer) => (
+                "CHECK TABLE on the view (error 1449: its DEFINER account does not exist)".to_owned(),
+                format!(
+                    "create the account {definer}, or re-create the view with an existing DEFINER (ALTER DEFINER = ... VIEW {object} AS its definition)"
+                ),
+            ),
+            None => (
+                "CHECK TABLE on the view (error 1356: references invalid tables, columns or functions)".to_owned(),
+                "recreate the table, column or function it reads, or re-create the view (CREATE OR REPLACE VIEW) with its corrected definition".to_owned(),
+            ),
+        };
         out.findings.push(
             Finding::new(
                 FindingKind::BrokenView,
                 object,
                 format!("fails when read: {cause}"),
-                "CHECK TABLE on the view (error 1356: references invalid tables, columns or functions)",
+                method,
             )
-            .what_to_do(
-                "recreate the table, column or function it reads, or re-create the view (CREATE OR REPLACE VIEW) with its corrected definition",
-            ),
+            .what_to_do(what_to_do),
         );
     }
     Ok(())
+}
+
+/// The account (`'user'@'host'`) that `CHECK TABLE` says is a missing
+/// definer (`The user specified as a definer ('u'@'h') does not exist`).
+fn missing_definer(text: &str) -> Option<&str> {
+    let start = text.find("as a definer (")? + "as a definer (".len();
+    let end = start + text[start..].find(") does not exist")?;
+    Some(&text[start..end])
 }
 
 /// Enabled events of the schema, listed for review; `--fix` disables them,
@@ -223,7 +242,8 @@ async fn events(
             .what_to_do(format!(
                 "check that it belongs to acceptance; if it came from production, disable it: {repair} (vault health --fix does)"
             ))
-            .repair(repair),
+            .repair(repair)
+            .job(name),
         );
     }
     Ok(())

@@ -9,11 +9,14 @@ mod compare;
 mod grants;
 mod health;
 mod instance;
+mod jobs;
 mod link_check;
+mod linked;
 mod load;
 mod parallel_capture;
 mod quarantine;
 mod sanitize;
+mod trigger_definers;
 
 use std::io::Read;
 use std::time::Duration;
@@ -396,6 +399,8 @@ impl Engine for Mysql {
         let mut lines: Vec<String> = self.snapshot_line.take().into_iter().collect();
         lines.extend(grants::capture(&mut self.conn, &self.database, config, writer).await?);
         lines.push(capture::capture_links(&mut self.conn, &self.database, writer).await?);
+        let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
+        lines.push(crate::jobs::write_record(writer, &jobs)?);
         Ok(lines)
     }
 

@@ -9,12 +9,16 @@
 //! Affected rows are the rows an UPDATE matched, changed or not, as on
 //! PostgreSQL: sqlx connects with `CLIENT_FOUND_ROWS`.
 
+use std::collections::HashMap;
+
 use sqlx::{AssertSqlSafe, Row};
 
+use super::linked::Linked;
+use super::trigger_definers;
 use super::{Mysql, mysql_error, quote_ident};
 use crate::db::TableName;
 use crate::exit::ToolError;
-use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, read_sql};
+use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, UnrunnableTrigger, read_sql};
 
 /// Functions whose value changes from one call to the next (or that change
 /// something when called).
@@ -89,6 +93,21 @@ impl Sanitizer for Mysql {
 
     async fn wake_triggers(&mut self) -> Result<(), ToolError> {
         Ok(())
+    }
+
+    fn can_quiet_triggers(&self) -> bool {
+        false
+    }
+
+    async fn unrunnable_triggers(
+        &mut self,
+        tables: &[TableName],
+    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
+        let tables: Vec<(String, String)> = tables
+            .iter()
+            .map(|t| (self.schema_of(t).to_owned(), t.name.clone()))
+            .collect();
+        trigger_definers::unrunnable(&mut self.conn, &tables).await
     }
 
     /// MySQL and MariaDB have no `IS DISTINCT FROM`; `<=>` is their
@@ -191,9 +210,23 @@ impl Sanitizer for Mysql {
         let done = sqlx::query(AssertSqlSafe(sql.to_owned()))
             .persistent(false)
             .execute(&mut self.conn)
-            .await
-            .map_err(|e| mysql_error("", e))?;
-        Ok(done.rows_affected())
+            .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected()),
+            Err(e) => {
+                let schema = self.database.clone();
+                let named =
+                    trigger_definers::name_failed_triggers(&mut self.conn, &schema, &e).await;
+                let error = mysql_error("", e);
+                Err(match named {
+                    Some(named) => ToolError {
+                        message: format!("{}; {named}", error.message),
+                        ..error
+                    },
+                    None => error,
+                })
+            }
+        }
     }
 
     async fn sanitize_count(&mut self, sql: &str) -> Result<u64, ToolError> {
@@ -207,27 +240,48 @@ impl Sanitizer for Mysql {
 
     async fn referencing_keys(&mut self, table: &TableName) -> Result<Vec<ForeignKey>, ToolError> {
         let schema = self.schema_of(table).to_owned();
-        let rows = sqlx::query(
-            "SELECT k.constraint_name, k.table_schema, k.table_name, rc.delete_rule,
+        // Two plain queries, link tables left out by name: a join of these
+        // views would open every table of the server, and opening a link
+        // table logs in to its far server (`linked`).
+        let linked = Linked::of_server(&mut self.conn).await?;
+        let sql = format!(
+            "SELECT k.constraint_name, k.table_schema, k.table_name,
                     k.column_name, k.referenced_column_name
              FROM information_schema.key_column_usage k
-             JOIN information_schema.referential_constraints rc
-               ON rc.constraint_schema = k.constraint_schema
-              AND rc.constraint_name = k.constraint_name
-              AND rc.table_name = k.table_name
-             WHERE k.referenced_table_schema = ? AND k.referenced_table_name = ?
+             WHERE k.referenced_table_schema = ? AND k.referenced_table_name = ?{}
              ORDER BY k.table_schema, k.table_name, k.constraint_name, k.ordinal_position",
-        )
-        .bind(&schema)
-        .bind(&table.name)
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| mysql_error(&table.to_string(), e))?;
+            linked.exclude("k.table_schema", "k.table_name")
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error(&table.to_string(), e))?;
+        let sql = format!(
+            "SELECT constraint_schema, table_name, constraint_name, delete_rule
+             FROM information_schema.referential_constraints
+             WHERE unique_constraint_schema = ? AND referenced_table_name = ?{}",
+            linked.exclude("constraint_schema", "table_name")
+        );
+        let rules: HashMap<(String, String, String), String> = sqlx::query(AssertSqlSafe(sql))
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| mysql_error(&table.to_string(), e))?
+            .iter()
+            .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+            .collect();
         let mut keys: Vec<(String, ForeignKey)> = Vec::new();
         for row in rows {
             let (name, child_schema, child): (String, String, String) =
                 (row.get(0), row.get(1), row.get(2));
-            let (rule, from, to): (String, String, String) = (row.get(3), row.get(4), row.get(5));
+            let (from, to): (String, String) = (row.get(3), row.get(4));
+            let rule = rules
+                .get(&(child_schema.clone(), child.clone(), name.clone()))
+                .cloned()
+                .unwrap_or_default();
             let id = format!("{child_schema}\0{child}\0{name}");
             match keys.last_mut() {
                 Some((last, key)) if *last == id => {

@@ -5,7 +5,7 @@
 //! information_schema that list indexes and constraints open each table,
 //! and opening a FEDERATED table connects to its remote server: when the
 //! database has FEDERATED tables, those views are read table by table,
-//! for the other tables only.
+//! for the other tables only. CONNECT and SPIDER tables are links as well.
 
 mod code;
 mod keys;
@@ -16,6 +16,7 @@ use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::super::link_check::{Connection, federated_tables};
+use super::super::linked::Linked;
 use super::super::{Mysql, mysql_error};
 use crate::compare::{Relation, SchemaObject, Snapshot};
 use crate::exit::ToolError;
@@ -134,6 +135,8 @@ pub(super) async fn snapshot(db: &mut Mysql) -> Result<Snapshot, ToolError> {
             (t.table, shown)
         })
         .collect();
+    // CONNECT and SPIDER tables are links too: never opened, never read.
+    let linked = Linked::of_schema(conn, &database).await?;
 
     // Tables (views come with their definitions below).
     let tables = query(
@@ -158,7 +161,7 @@ pub(super) async fn snapshot(db: &mut Mysql) -> Result<Snapshot, ToolError> {
                     .objects
                     .push(object("sequence", name, None, vec![("engine", engine)]))
             }
-            _ if federated.contains_key(&name) => {
+            _ if federated.contains_key(&name) || linked.contains(&database, &name) => {
                 let connection = federated.get(&name).cloned();
                 snapshot.objects.push(object(
                     "foreign-table",
@@ -187,7 +190,7 @@ pub(super) async fn snapshot(db: &mut Mysql) -> Result<Snapshot, ToolError> {
             }
         }
     }
-    let scope = if federated.is_empty() {
+    let scope = if federated.is_empty() && linked.is_empty() {
         Scope::Whole
     } else {
         Scope::Tables(data_tables.clone())

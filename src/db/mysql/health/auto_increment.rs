@@ -9,12 +9,16 @@
 //! and the table counter means nothing), and engines whose rows live
 //! elsewhere or that do not keep the counter themselves (MERGE,
 //! FEDERATED, CONNECT, SPIDER and the like): only InnoDB, MyISAM, Aria
-//! and MEMORY tables are checked.
+//! and MEMORY tables are checked, and link tables are never opened
+//! (`linked`).
+
+use std::collections::HashSet;
 
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::quoted;
+use crate::db::mysql::linked::Linked;
 use crate::db::mysql::{Flavor, mysql_error, quote_ident};
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
@@ -32,7 +36,11 @@ pub(super) async fn behind(
             .execute(&mut *conn)
             .await;
     }
-    let rows = sqlx::query(
+    // Link tables (FEDERATED and the like) are left out by name, each query
+    // on its own: reading AUTO_INCREMENT or STATISTICS opens a table, and
+    // opening a link table logs in to its far server (`linked`).
+    let linked = Linked::of_schema(conn, schema).await?;
+    let sql = format!(
         "SELECT t.table_name, c.column_name, CAST(t.auto_increment AS CHAR)
          FROM information_schema.tables t
          JOIN information_schema.columns c
@@ -40,18 +48,33 @@ pub(super) async fn behind(
           AND c.extra LIKE '%auto_increment%'
          WHERE t.table_schema = ? AND t.table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')
            AND t.engine IN ('InnoDB', 'MyISAM', 'Aria', 'MEMORY')
-           AND t.auto_increment IS NOT NULL
-           AND EXISTS (SELECT 1 FROM information_schema.statistics s
-                       WHERE s.table_schema = c.table_schema AND s.table_name = c.table_name
-                         AND s.column_name = c.column_name AND s.seq_in_index = 1)
+           AND t.auto_increment IS NOT NULL{}
          ORDER BY t.table_name",
-    )
-    .bind(schema)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| mysql_error("", e))?;
+        linked.exclude("t.table_schema", "t.table_name")
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| mysql_error("", e))?;
+    let sql = format!(
+        "SELECT table_name, column_name FROM information_schema.statistics
+         WHERE table_schema = ? AND seq_in_index = 1{}",
+        linked.exclude("table_schema", "table_name")
+    );
+    let leading: HashSet<(String, String)> = sqlx::query(AssertSqlSafe(sql))
+        .bind(schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| mysql_error("", e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     for row in rows {
         let (table, column): (String, String) = (row.get(0), row.get(1));
+        if !leading.contains(&(table.clone(), column.clone())) {
+            continue;
+        }
         let next: Option<String> = row.get(2);
         let object = format!("{schema}.{table}");
         let held: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(

@@ -7,8 +7,6 @@
 //! the account running `vault` cannot read it, a note says the check did
 //! not run. A definer without a host (a MariaDB role) is not checked.
 
-use std::collections::HashSet;
-
 use sqlx::Row;
 use sqlx::mysql::MySqlConnection;
 
@@ -23,21 +21,10 @@ pub(super) async fn missing_definers(
     schema: &str,
     out: &mut Inspection,
 ) -> Result<(), ToolError> {
-    let accounts = sqlx::query("SELECT CAST(user AS CHAR), CAST(host AS CHAR) FROM mysql.user")
-        .fetch_all(&mut *conn)
-        .await;
-    let accounts: HashSet<(String, String)> = match accounts {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|r| (r.get(0), r.get::<String, _>(1).to_lowercase()))
-            .collect(),
-        Err(sqlx::Error::Database(_)) => {
-            out.notes.push(
-                "definers not checked: the account running vault cannot read mysql.user".into(),
-            );
-            return Ok(());
-        }
-        Err(e) => return Err(mysql_error("mysql.user", e)),
+    let Some(accounts) = crate::db::mysql::trigger_definers::accounts(conn).await? else {
+        out.notes
+            .push("definers not checked: the account running vault cannot read mysql.user".into());
+        return Ok(());
     };
     let objects = sqlx::query(
         "SELECT 'routine', routine_name, lower(routine_type), definer FROM information_schema.routines

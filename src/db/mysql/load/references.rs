@@ -4,6 +4,7 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::TableInfo;
+use crate::db::mysql::linked::Linked;
 use crate::db::mysql::{mysql_error, quote_ident};
 use crate::exit::ToolError;
 
@@ -22,24 +23,29 @@ async fn foreign_keys(
     tables: &[TableInfo],
 ) -> Result<Vec<ForeignKey>, ToolError> {
     let mut keys: Vec<ForeignKey> = Vec::new();
+    // The referenced side is no condition on a table's name: without this
+    // every table of the server would be opened, link tables too (`linked`).
+    let linked = Linked::of_server(&mut *conn).await?;
+    let sql = format!(
+        "SELECT constraint_name, table_schema, table_name, column_name,
+                referenced_table_schema, referenced_table_name, referenced_column_name
+         FROM information_schema.key_column_usage
+         WHERE referenced_table_name IS NOT NULL
+           AND ((table_schema = ? AND table_name = ?)
+                OR (referenced_table_schema = ? AND referenced_table_name = ?)){}
+         ORDER BY table_schema, table_name, constraint_name, ordinal_position",
+        linked.exclude("table_schema", "table_name")
+    );
     for table in tables {
         let schema = table.name.schema.as_deref().unwrap_or(database);
-        let rows = sqlx::query(
-            "SELECT constraint_name, table_schema, table_name, column_name,
-                    referenced_table_schema, referenced_table_name, referenced_column_name
-             FROM information_schema.key_column_usage
-             WHERE referenced_table_name IS NOT NULL
-               AND ((table_schema = ? AND table_name = ?)
-                    OR (referenced_table_schema = ? AND referenced_table_name = ?))
-             ORDER BY table_schema, table_name, constraint_name, ordinal_position",
-        )
-        .bind(schema)
-        .bind(&table.name.name)
-        .bind(schema)
-        .bind(&table.name.name)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| mysql_error(&table.name.to_string(), e))?;
+        let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(schema)
+            .bind(&table.name.name)
+            .bind(schema)
+            .bind(&table.name.name)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| mysql_error(&table.name.to_string(), e))?;
         for row in rows {
             let get = |i: usize| -> Result<String, ToolError> {
                 row.try_get(i).map_err(|e| mysql_error("", e))
