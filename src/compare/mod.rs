@@ -588,7 +588,7 @@ mod tests {
         let mut d = Difference::new("event", "patient_reminders", "status");
         d.acceptance = Some("DISABLED".into());
         d.production = Some("ENABLED".into());
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert_eq!(d.class, Class::Expected, "{d:?}");
         assert!(d.reason.contains("production's jobs"), "{d:?}");
         let mut d = Difference::new("event", "patient_reminders", "status");
