@@ -585,6 +585,7 @@ mod tests {
     #[test]
     fn a_job_disabled_in_acceptance_is_expected_and_one_enabled_is_not() {
         let config = Config::parse("[acceptance]\nurl = \"sqlite:a.db\"\n").unwrap();
+        let nowhere = crate::links::ProductionMatch::new(&config, None);
         let mut d = Difference::new("event", "patient_reminders", "status");
         d.acceptance = Some("DISABLED".into());
         d.production = Some("ENABLED".into());
@@ -594,7 +595,7 @@ mod tests {
         let mut d = Difference::new("event", "patient_reminders", "status");
         d.acceptance = Some("ENABLED".into());
         d.production = Some("DISABLED".into());
-        classify(&config, &[], &[], &mut d);
+        classify(&config, &[], &[], &nowhere, &mut d);
         assert_eq!(d.class, Class::Unexpected);
     }
 
