@@ -17,15 +17,18 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         true => config.production_url(&env_text).map_err(config_error)?,
         false => None,
     };
+    // With --json, stdout holds the JSON alone: notes go to stderr.
+    let mut stderr = std::io::stderr();
+    let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
     if args.fix {
-        super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+        super::guarded::refuse_production_urls(&config, &url, production.as_ref(), notes)?;
     }
     let summary = crate::runtime()?.block_on(async {
         let mut db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),
             super::guarded::Access::Writes,
-            out,
+            notes,
         )
         .await?;
         if let Some(vault) = &args.vault {
@@ -34,7 +37,10 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         crate::db::Engine::declare_large_objects(&mut db, &config);
         crate::health::health(&mut db, args.fix).await
     })?;
-    print(&summary, out)?;
+    match args.json {
+        true => crate::exit::write_json(out, &summary)?,
+        false => print(&summary, out)?,
+    }
     Ok(summary.exit())
 }
 

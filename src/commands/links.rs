@@ -30,7 +30,10 @@ pub fn run(args: &LinksArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         let mut db = crate::db::any::connect(&url).await?;
         crate::links::links(&mut db, &config, production.as_ref(), vault.as_ref()).await
     })?;
-    print(&summary, out)?;
+    match args.json {
+        true => crate::exit::write_json(out, &summary)?,
+        false => print(&summary, out)?,
+    }
     Ok(summary.exit())
 }
 
