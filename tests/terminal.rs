@@ -359,3 +359,66 @@ fn key_material_warnings_and_size_limits() {
     .expect(2);
     assert!(run.error_line().contains("larger than 64 KiB"), "{run:#?}");
 }
+
+#[test]
+fn capture_into_a_folder_it_cannot_write_names_the_vault_not_its_partial_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let runuser = Path::new("/usr/sbin/runuser");
+    if !runuser.exists() {
+        println!(
+            "skipped: the tests run as root, who writes everywhere, and runuser (to run as nobody) is missing"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let open = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(dir.path(), 0o755);
+    let folder = dir.path().join("out");
+    std::fs::create_dir(&folder).unwrap();
+    open(&folder, 0o755);
+    let (key, _) = key_file(dir.path(), "acc.key");
+    open(&key, 0o644);
+    let db = dir.path().join("acc.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);")
+        .unwrap();
+    open(&db, 0o644);
+    let config = text_file(
+        dir.path(),
+        "vault.toml",
+        &format!(
+            "[acceptance]\nurl = \"sqlite:{}\"\n\n[[preserve]]\ntable = \"t\"\n",
+            s(&db)
+        ),
+    );
+    open(&config, 0o644);
+    let out = folder.join("acc.vault");
+    let binary = env!("CARGO_BIN_EXE_vault");
+    let run = Command::new(runuser)
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            binary,
+            "capture",
+            "--config",
+            s(&config),
+        ])
+        .args(["--out", s(&out), "--key-file", s(&key)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    if !stderr.contains("error:") {
+        println!("skipped: nobody cannot run the test binary under {binary} ({stderr})");
+        return;
+    }
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: {}: Permission denied", s(&out))),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".partial"), "{stderr}");
+}
