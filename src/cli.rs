@@ -51,6 +51,25 @@ pub enum Command {
     /// The quarantine that keeps testers out of acceptance until its data is clean.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page vault(1) on stdout, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write vault.1 and a page per subcommand (vault-restore.1, ...) into
+    /// this existing folder instead of printing vault.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +127,10 @@ pub struct RestoreArgs {
     /// not run again. The new report names the earlier one.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Print the pipeline's summary as JSON (docs/json.md) instead of tables;
+    /// notes go to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Write the run report (report.json, report.md, report.html) into this
     /// folder (default: a new folder beside the vault, FILE.report-TIME).
     #[arg(long, value_name = "DIR")]
@@ -121,6 +144,9 @@ pub struct LinksArgs {
     /// The configuration file (vault.toml).
     #[arg(long, value_name = "PATH")]
     pub config: PathBuf,
+    /// Print the outcome as JSON (docs/json.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// A vault written by `vault capture` before the refresh: compare the
     /// foreign servers with acceptance's definitions (needs the key).
     #[arg(long, value_name = "FILE")]
@@ -134,6 +160,9 @@ pub struct SanitizeArgs {
     /// The configuration file (vault.toml).
     #[arg(long, value_name = "PATH")]
     pub config: PathBuf,
+    /// Print the outcome as JSON (docs/json.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// Run every rule in a transaction that is rolled back: print the rows
     /// each would touch, change nothing.
     #[arg(long)]
@@ -145,6 +174,9 @@ pub struct HealthArgs {
     /// The configuration file (vault.toml).
     #[arg(long, value_name = "PATH")]
     pub config: PathBuf,
+    /// Print the outcome as JSON (docs/json.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// Repair what can be repaired (never on production), then check again.
     #[arg(long)]
     pub fix: bool,
@@ -239,6 +271,9 @@ pub struct CheckArgs {
     /// Vault files, or folders whose `*.vault` files are checked (not recursively).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+    /// Print the outcome as JSON (docs/json.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// Also decrypt every chunk and match every digest; needs the key.
     #[arg(long)]
     pub read_data: bool,

@@ -26,6 +26,11 @@ pub enum Exit {
     Refused,
     /// 130: stopped by SIGINT or SIGTERM, at a safe point (docs/exit-codes.md).
     Interrupted,
+    /// 141: the reader of the output went away (`vault inspect ... | head`):
+    /// the run stops quietly, with the code a shell gives a command that
+    /// SIGPIPE ended (128 + 13), so that `set -o pipefail` still sees that
+    /// the output was cut short.
+    BrokenPipe,
 }
 
 impl Exit {
@@ -38,6 +43,7 @@ impl Exit {
             Exit::Problem => 3,
             Exit::Refused => 4,
             Exit::Interrupted => 130,
+            Exit::BrokenPipe => 141,
         }
     }
 }
@@ -111,11 +117,28 @@ impl From<VaultError> for ToolError {
     }
 }
 
-/// Output that cannot be written (a closed pipe, a full disk) stops the run.
+/// Output that cannot be written (a closed pipe, a full disk) stops the run;
+/// a closed pipe stops it quietly ([`Exit::BrokenPipe`]).
 impl From<std::io::Error> for ToolError {
     fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return ToolError::new(Exit::BrokenPipe, "the output was closed by its reader");
+        }
         ToolError::failed(format!("cannot write the output: {error}"))
     }
+}
+
+/// Writes `value` as pretty JSON and a newline to `out`: the `--json` output of a command.
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> Result<(), ToolError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| match e.io_error_kind() {
+        Some(kind) => ToolError::from(std::io::Error::from(kind)),
+        None => ToolError::failed(format!("cannot write the JSON: {e}")),
+    })?;
+    writeln!(out)?;
+    Ok(())
 }
 
 #[cfg(test)]

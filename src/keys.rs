@@ -44,8 +44,12 @@ impl Source {
     }
 
     fn load(self) -> Result<KeyMaterial, ToolError> {
-        match self {
-            Source::KeyFile { path, from } => read_key_file(&path, from).map(KeyMaterial::KeyFile),
+        let origin = self.origin();
+        let key = match self {
+            Source::KeyFile { path, from } => {
+                warn_if_readable_by_others(&path, from);
+                read_key_file(&path, from).map(KeyMaterial::KeyFile)
+            }
             Source::PassphraseFile { path, from } => Passphrase::read_file(&path)
                 .map(KeyMaterial::Passphrase)
                 .map_err(|e| source_error(e, &path, from, "passphrase file")),
@@ -61,8 +65,45 @@ impl Source {
                             .hint(format!("set {name} to the passphrase, or unset it"))
                     })
             }
+        }?;
+        if let KeyMaterial::Passphrase(passphrase) = &key {
+            if passphrase.char_count() < MIN_PASSPHRASE_CHARS {
+                warn(&format!(
+                    "the passphrase from {origin} has fewer than {MIN_PASSPHRASE_CHARS} characters: it protects the vault's data key against guessing only as far as it is long; add a longer one with `vault key add` and remove this slot"
+                ));
+            }
+        }
+        Ok(key)
+    }
+}
+
+/// Passphrases shorter than this get a warning (they still work).
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// One `warning:` line on stderr; the run goes on.
+fn warn(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
+}
+
+/// A key file that its group or other users may read is a key they hold too.
+fn warn_if_readable_by_others(path: &Path, from: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_file() && mode & 0o044 != 0 {
+                warn(&format!(
+                    "the key file {} (from {from}) is readable by other users (mode {mode:04o}): anyone who reads it can open the vaults it opens; `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ));
+            }
         }
     }
+    #[cfg(not(unix))]
+    let _ = (path, from);
 }
 
 /// The key material that unlocks a vault, or `None` when none was given.

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let _ = stdout.flush();
     match result {
         Ok(exit) => exit.into(),
+        // `vault inspect ... | head`: the reader has what it wanted.
+        Err(error) if error.class == vault::exit::Exit::BrokenPipe => error.class.into(),
         Err(error) => {
             eprintln!("error: {}", error.message);
             if let Some(hint) = &error.hint {

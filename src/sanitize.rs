@@ -203,7 +203,7 @@ pub struct RuleOutcome {
 }
 
 /// What `sanitize` did, rule by rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SanitizeSummary {
     pub dry_run: bool,
     pub rules: Vec<RuleOutcome>,

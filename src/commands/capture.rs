@@ -9,6 +9,7 @@ use crate::keys::{EnvLookup, require_unlock_key};
 
 pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
+    require_free_out(&args.out)?;
     let key = require_unlock_key(&args.key, env, "capture")?;
     // A vault of production's data under acceptance's name is the wrong
     // vault: capture refuses production as the writing commands do.
@@ -57,12 +58,42 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     Ok(Exit::Success)
 }
 
-/// Where per-table progress goes while a command runs: stderr on a
-/// terminal, nowhere otherwise (logs get the report on stdout at the end,
-/// and a failed run's stderr holds only its error).
+/// `--out` must name a new file in an existing folder: checked before any
+/// connection, and said with the operator's path (the vault is written under
+/// a temporary name beside it, which is not theirs to know).
+fn require_free_out(out: &std::path::Path) -> Result<(), ToolError> {
+    if out.symlink_metadata().is_ok() {
+        return Err(ToolError::usage(format!(
+            "{} already exists; refusing to overwrite it",
+            out.display()
+        ))
+        .hint("give --out a new file name; a vault is never overwritten"));
+    }
+    let folder = match out.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(ToolError::usage(format!(
+            "the folder of --out {} does not exist",
+            out.display()
+        ))
+        .hint(format!(
+            "create {} first, or give --out a path in an existing folder; nothing was read",
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Where per-table progress goes while a command runs: a status line on
+/// stderr on a terminal (each line replaces the last and the last is erased,
+/// since the report on stdout lists them all), nowhere otherwise (logs get
+/// the report on stdout at the end, and a failed run's stderr holds only its
+/// error).
 pub(crate) fn progress() -> Box<dyn Write> {
     if std::io::stderr().is_terminal() {
-        Box::new(std::io::stderr())
+        Box::new(crate::progress::StatusLine::new(std::io::stderr()))
     } else {
         Box::new(std::io::sink())
     }

@@ -31,13 +31,26 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         None
     };
     let mut tally = Tally::default();
+    let mut checked = Vec::new();
     for file in &files {
         let outcome = match &key {
             Some(key) => check_deep(file, key),
             None => check_structure(file),
         };
-        writeln!(out, "{}", line(file, &outcome))?;
+        match args.json {
+            true => checked.push(json_of(file, &outcome)),
+            false => writeln!(out, "{}", line(file, &outcome))?,
+        }
         tally.count(&outcome);
+    }
+    if args.json {
+        let report = CheckJson {
+            read_data: args.read_data,
+            vaults: checked,
+            totals: tally.totals(),
+        };
+        crate::exit::write_json(out, &report)?;
+        return Ok(tally.exit());
     }
     let mode = if args.read_data {
         "structure and every chunk decrypted"
@@ -46,6 +59,81 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
     };
     writeln!(out, "{}", tally.summary(mode))?;
     Ok(tally.exit())
+}
+
+/// `vault check --json` (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+struct CheckJson {
+    read_data: bool,
+    vaults: Vec<VaultJson>,
+    totals: Totals,
+}
+
+/// One vault's outcome: its figures when intact, its error otherwise.
+#[derive(Debug, serde::Serialize)]
+struct VaultJson {
+    path: String,
+    /// `ok`, `damaged`, `wrong-key`, `unsupported` or `error`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streams: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plain_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored_bytes: Option<u64>,
+    /// The error's stable code (`damaged`, `not-a-vault`, `wrong-key`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Totals {
+    checked: u64,
+    intact: u64,
+    damaged: u64,
+    wrong_key: u64,
+    unreadable: u64,
+}
+
+fn json_of(path: &Path, outcome: &Result<CheckReport, VaultError>) -> VaultJson {
+    let status = match Status::of(outcome) {
+        Status::Intact => "ok",
+        Status::Damaged => "damaged",
+        Status::WrongKey => "wrong-key",
+        Status::Unsupported => "unsupported",
+        Status::Unreadable => "error",
+    };
+    let mut json = VaultJson {
+        path: path.display().to_string(),
+        status,
+        streams: None,
+        chunks: None,
+        rows: None,
+        plain_bytes: None,
+        stored_bytes: None,
+        code: None,
+        message: None,
+    };
+    match outcome {
+        Ok(report) => {
+            json.streams = Some(report.streams);
+            json.chunks = Some(report.chunks);
+            json.rows = Some(report.rows);
+            json.plain_bytes = Some(report.plain_bytes);
+            json.stored_bytes = Some(report.stored_bytes);
+        }
+        Err(error) => {
+            json.code = Some(error.code());
+            json.message = Some(units::printable(&describe(error)));
+        }
+    }
+    json
 }
 
 /// A key option without `--read-data` would not be used: say so rather than
@@ -196,6 +284,16 @@ impl Tally {
             Status::Damaged => self.damaged += 1,
             Status::WrongKey => self.wrong_key += 1,
             Status::Unsupported | Status::Unreadable => self.unreadable += 1,
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        Totals {
+            checked: self.intact + self.damaged + self.wrong_key + self.unreadable,
+            intact: self.intact,
+            damaged: self.damaged,
+            wrong_key: self.wrong_key,
+            unreadable: self.unreadable,
         }
     }
 

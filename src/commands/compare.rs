@@ -25,9 +25,7 @@ pub fn run(args: &CompareArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         .map_err(|e| ToolError::failed(format!("no randomness for the key digests: {e}")))?;
     summary.seal_keys(&key, args.show_keys);
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &summary)
-            .map_err(|e| ToolError::failed(format!("cannot write the JSON: {e}")))?;
-        writeln!(out)?;
+        crate::exit::write_json(out, &summary)?;
     } else {
         print(&summary, out)?;
     }

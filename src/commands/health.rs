@@ -17,8 +17,11 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         true => config.production_url(&env_text).map_err(config_error)?,
         false => None,
     };
+    // With --json, stdout holds the JSON alone: notes go to stderr.
+    let mut stderr = std::io::stderr();
+    let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
     if args.fix {
-        super::guarded::refuse_production_urls(&config, &url, production.as_ref(), out)?;
+        super::guarded::refuse_production_urls(&config, &url, production.as_ref(), notes)?;
     }
     // With the vault's key, acceptance's recorded jobs are known.
     let unlocked = match (&args.vault, unlock_key(&args.key, env)?) {
@@ -35,7 +38,7 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
             &url,
             production.as_ref(),
             super::guarded::Access::Writes,
-            out,
+            notes,
         )
         .await?;
         crate::db::any::closing(db, async |db| {
@@ -51,7 +54,10 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         })
         .await
     })?;
-    print(&summary, out)?;
+    match args.json {
+        true => crate::exit::write_json(out, &summary)?,
+        false => print(&summary, out)?,
+    }
     Ok(summary.exit())
 }
 

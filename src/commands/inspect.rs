@@ -70,9 +70,7 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, ToolError> {
     super::require_file(&args.file)?;
     let report = report(&Vault::open(&args.file)?);
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report)
-            .map_err(|e| ToolError::failed(format!("cannot write the output: {e}")))?;
-        writeln!(out)?;
+        crate::exit::write_json(out, &report)?;
     } else {
         write_text(&report, out)?;
     }

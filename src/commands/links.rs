@@ -33,7 +33,10 @@ pub fn run(args: &LinksArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         })
         .await
     })?;
-    print(&summary, out)?;
+    match args.json {
+        true => crate::exit::write_json(out, &summary)?,
+        false => print(&summary, out)?,
+    }
     Ok(summary.exit())
 }
 

@@ -21,6 +21,7 @@ pub mod quarantine;
 pub mod report;
 pub mod restore;
 pub mod sanitize;
+pub mod shell;
 
 /// Runs one command, writing its report to `out`. `Ok` carries the exit
 /// status of a command that ran to the end (a check that found damage ends
@@ -41,6 +42,8 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Compare(args) => compare::run(&args, out, env),
         Command::Demo(args) => crate::demo::run(&args, out),
         Command::Quarantine(QuarantineCommand::Open(args)) => quarantine::open(&args, out, env),
+        Command::Completions(args) => shell::completions(&args, out),
+        Command::Man(args) => shell::man(&args, out),
     }
 }
 

@@ -24,9 +24,24 @@ pub fn verify(
             e
         }
     })?;
-    let key = require_unlock_key(&args.key, env, "`vault report verify`")?;
     let vault = vault_format::Vault::open(&vault_path)?;
     let id = hex::encode(vault.header().vault_id);
+    // Another vault's key cannot verify the signature: say which vault the
+    // report is of, rather than call it edited. (The same file under an
+    // edited id is an edit, found below.)
+    if id != report.vault.id && crate::report::file_sha256(&vault_path)? != report.vault.sha256 {
+        return Err(ToolError::usage(format!(
+            "the report in {} belongs to another vault: it was written by a restore of vault {}, and {} is vault {id}",
+            args.dir.display(),
+            crate::units::printable(&report.vault.id),
+            vault_path.display()
+        ))
+        .hint(format!(
+            "give the vault that run restored with --vault (it was {})",
+            crate::units::printable(&report.vault.path)
+        )));
+    }
+    let key = require_unlock_key(&args.key, env, "`vault report verify`")?;
     let unlocked = vault.unlock(&key)?;
     let signing_key = unlocked.derive_key(crate::report::KEY_PURPOSE);
     let mut problems = crate::report::verify(&args.dir, &report, &text, &signing_key);

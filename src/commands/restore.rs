@@ -26,7 +26,10 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     super::require_file(&args.vault)?;
     let config = load_config(&args.config)?;
     let key = require_unlock_key(&args.key, env, "restore")?;
-    let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
+    // With --json, stdout holds the JSON alone: notes go to stderr.
+    let mut stderr = std::io::stderr();
+    let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
+    let (url, production) = super::guarded::guarded_urls(&config, env, notes)?;
     if args.dry_run {
         // A real restore authenticates every chunk as it loads it (and rolls
         // back on damage); a dry run reads no rows, so it checks them here.
@@ -72,7 +75,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 &url,
                 production.as_ref(),
                 super::guarded::Access::Writes,
-                out,
+                notes,
             )
             .await?;
             crate::db::any::closing(db, async |db| {
@@ -82,7 +85,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 if let Some(resume) = &resume {
                     resume.require_target(&target_identity)?;
                     writeln!(
-                        out,
+                        notes,
                         "resuming the failed run of {}: {} done then, running {}",
                         resume.dir.display(),
                         names(&resume.done),
@@ -99,7 +102,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 if !args.dry_run {
                     // What a killed or failed restore of this vault left undone.
                     for line in db.recover_from(&args.vault).await? {
-                        writeln!(out, "{line}")?;
+                        writeln!(notes, "{line}")?;
                     }
                     db.keep_recovery_in(&args.vault);
                 }
@@ -120,6 +123,8 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             // Stopped before the pipeline ran: no report, so no empty folder.
             let _ = std::fs::remove_dir(&report_dir);
         })?;
+    // The status line is erased before the summary lists every table once.
+    drop(progress);
     let mut report = crate::report::Report::new(
         crate::report::RunInfo {
             vault_path: std::fs::canonicalize(&args.vault).unwrap_or_else(|_| args.vault.clone()),
@@ -148,50 +153,20 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         report.carry_over(&resume.earlier, &resume.done, &resume.dir);
     }
     let step_lines = report.steps.clone();
+    let for_json = args.json.then(|| report.clone());
     let report_written = report.write(&report_dir, &vault.derive_key(crate::report::KEY_PURPOSE));
-    if let Some(restored) = &summary.restore {
-        print_restore(out, restored)?;
-    }
-    if let Some(sanitized) = &summary.sanitize {
-        writeln!(out)?;
-        crate::commands::sanitize::print(out, sanitized, summary.verify.as_ref())?;
-    }
-    if let Some(health) = &summary.health {
-        writeln!(out)?;
-        crate::commands::health::print(health, out)?;
-    }
-    if let Some(links) = &summary.links {
-        writeln!(out)?;
-        crate::commands::links::print(links, out)?;
-    }
-    if let Some(compare) = &summary.compare {
-        writeln!(out)?;
-        crate::commands::compare::print(compare, out)?;
-    }
-    if let Some(quarantine) = &summary.quarantine {
-        writeln!(out)?;
-        writeln!(out, "quarantine: {}", quarantine.line())?;
-    }
-    if let Some(jobs) = &summary.jobs {
-        writeln!(out, "jobs: {}", jobs.line())?;
-    }
-    writeln!(out)?;
-    writeln!(out, "steps:")?;
-    for step in &step_lines {
-        let outcome = match step.outcome {
-            crate::workflow::Outcome::Ok => "ok",
-            crate::workflow::Outcome::Findings => "FINDINGS",
-            crate::workflow::Outcome::Failed => "FAILED",
-            crate::workflow::Outcome::Skipped => "skipped",
-        };
-        writeln!(out, "  {:<9} {:<9} {}", step.step, outcome, step.figures)?;
-    }
-    match &report_written {
-        Ok(()) => writeln!(out, "report: {}", report_dir.display())?,
-        Err(error) if failure.is_some() => {
-            writeln!(out, "the report could not be written: {error}")?
+    if let Some(report) = &for_json {
+        let written = report_written.as_ref().ok().map(|()| report_dir.as_path());
+        write_json(out, report, written)?;
+    } else {
+        print_summary(out, &summary, &step_lines)?;
+        match &report_written {
+            Ok(()) => writeln!(out, "report: {}", report_dir.display())?,
+            Err(error) if failure.is_some() => {
+                writeln!(out, "the report could not be written: {error}")?
+            }
+            Err(_) => {}
         }
-        Err(_) => {}
     }
     if let Some(mut error) = failure {
         let done: Vec<&str> = step_lines
@@ -224,6 +199,83 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     report_written?;
     Ok(summary.exit())
+}
+
+/// Each step's table, then the summary of the steps.
+fn print_summary(
+    out: &mut dyn Write,
+    summary: &crate::workflow::PipelineSummary,
+    step_lines: &[crate::report::StepLine],
+) -> Result<(), ToolError> {
+    if let Some(restored) = &summary.restore {
+        print_restore(out, restored)?;
+    }
+    if let Some(sanitized) = &summary.sanitize {
+        writeln!(out)?;
+        crate::commands::sanitize::print(out, sanitized, summary.verify.as_ref())?;
+    }
+    if let Some(health) = &summary.health {
+        writeln!(out)?;
+        crate::commands::health::print(health, out)?;
+    }
+    if let Some(links) = &summary.links {
+        writeln!(out)?;
+        crate::commands::links::print(links, out)?;
+    }
+    if let Some(compare) = &summary.compare {
+        writeln!(out)?;
+        crate::commands::compare::print(compare, out)?;
+    }
+    if let Some(quarantine) = &summary.quarantine {
+        writeln!(out)?;
+        writeln!(out, "quarantine: {}", quarantine.line())?;
+    }
+    if let Some(jobs) = &summary.jobs {
+        writeln!(out, "jobs: {}", jobs.line())?;
+    }
+    writeln!(out)?;
+    writeln!(out, "steps:")?;
+    for step in step_lines {
+        let outcome = match step.outcome {
+            crate::workflow::Outcome::Ok => "ok",
+            crate::workflow::Outcome::Findings => "FINDINGS",
+            crate::workflow::Outcome::Failed => "FAILED",
+            crate::workflow::Outcome::Skipped => "skipped",
+        };
+        writeln!(out, "  {:<9} {:<9} {}", step.step, outcome, step.figures)?;
+    }
+    Ok(())
+}
+
+/// `vault restore --json` (docs/json.md): the run's outcome, its steps and
+/// each step's section, as report.json holds them, and where the report is.
+fn write_json(
+    out: &mut dyn Write,
+    report: &crate::report::Report,
+    report_dir: Option<&std::path::Path>,
+) -> Result<(), ToolError> {
+    #[derive(serde::Serialize)]
+    struct RestoreJson<'a> {
+        outcome: &'a crate::workflow::Outcome,
+        error: Option<&'a str>,
+        dry_run: bool,
+        vault_id: &'a str,
+        target: &'a crate::report::TargetInfo,
+        steps: &'a [crate::report::StepLine],
+        sections: &'a crate::report::Sections,
+        report_dir: Option<String>,
+    }
+    let json = RestoreJson {
+        outcome: &report.outcome,
+        error: report.error.as_deref(),
+        dry_run: report.dry_run,
+        vault_id: &report.vault.id,
+        target: &report.target,
+        steps: &report.steps,
+        sections: &report.sections,
+        report_dir: report_dir.map(|d| d.display().to_string()),
+    };
+    crate::exit::write_json(out, &json)
 }
 
 fn print_restore(

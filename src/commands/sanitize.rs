@@ -14,8 +14,19 @@ pub fn run(
     env: EnvLookup<'_>,
 ) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
-    let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
+    // With --json, stdout holds the JSON alone: notes go to stderr.
+    let mut stderr = std::io::stderr();
+    let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
+    let (url, production) = super::guarded::guarded_urls(&config, env, notes)?;
     if config.sanitize.is_empty() {
+        if args.json {
+            let empty = SanitizeSummary {
+                dry_run: args.dry_run,
+                ..SanitizeSummary::default()
+            };
+            write_json(out, &url, &empty, None)?;
+            return Ok(Exit::Success);
+        }
         writeln!(
             out,
             "no [[sanitize]] rules in {}: nothing to do",
@@ -29,13 +40,36 @@ pub fn run(
             &url,
             production.as_ref(),
             super::guarded::Access::Writes,
-            out,
+            notes,
         )
         .await?;
         crate::db::Engine::declare_large_objects(&mut db, &config);
         let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
         Ok::<_, ToolError>((db, summary))
     })?;
+    if args.json {
+        if summary.dry_run {
+            write_json(out, &url, &summary, None)?;
+            return Ok(Exit::Success);
+        }
+        let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
+        return match verified {
+            Ok(verified) => {
+                write_json(out, &url, &summary, Some(&verified))?;
+                Ok(verified.exit())
+            }
+            Err(error) => {
+                write_json(out, &url, &summary, None)?;
+                Err(ToolError {
+                    message: format!(
+                        "the sanitize was committed, and its verification failed: {}",
+                        error.message
+                    ),
+                    ..error
+                })
+            }
+        };
+    }
     if summary.dry_run {
         runtime.block_on(db.close());
         print(out, &summary, None)?;
@@ -83,6 +117,28 @@ pub fn run(
         )?;
     }
     Ok(verified.exit())
+}
+
+/// `vault sanitize --json` (docs/json.md): the target, the rules' outcome
+/// and, after a committed sanitize, the verification (`null` otherwise).
+fn write_json(
+    out: &mut dyn Write,
+    url: &crate::config::DatabaseUrl,
+    summary: &SanitizeSummary,
+    verified: Option<&VerifySummary>,
+) -> Result<(), ToolError> {
+    #[derive(serde::Serialize)]
+    struct SanitizeJson<'a> {
+        target: String,
+        sanitize: &'a SanitizeSummary,
+        verify: Option<&'a VerifySummary>,
+    }
+    let json = SanitizeJson {
+        target: url.redacted().to_owned(),
+        sanitize: summary,
+        verify: verified,
+    };
+    crate::exit::write_json(out, &json)
 }
 
 /// The table of rules: rows affected and, after verification, rows left.

@@ -146,7 +146,9 @@ pub struct LoadCounts {
     pub deleted: u64,
     pub inserted: u64,
     pub updated: u64,
-    /// Captured rows left alone because their key already existed (insert-missing).
+    /// Captured rows left as they were: their key already existed and
+    /// (insert-missing) the mode keeps the target's row, or (upsert, replace)
+    /// the target's row already held the captured values. Shown as "kept".
     pub skipped: u64,
 }
 

@@ -351,15 +351,29 @@ impl Engine for Sqlite {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        // Only a row whose stored values differ is written (SQLite counts a
+        // row set to the values it holds as changed): compared bytewise and
+        // by storage class, since a NOCASE column calls 'a' and 'A' equal.
         let update = sql_str(format!(
-            "UPDATE {quoted} SET {} WHERE {}",
+            "UPDATE {quoted} SET {} WHERE {} AND ({})",
             names
                 .iter()
                 .enumerate()
                 .map(|(i, n)| format!("{} = ?{}", quote_ident(n), i + 1))
                 .collect::<Vec<_>>()
                 .join(", "),
-            key_match.join(" AND ")
+            key_match.join(" AND "),
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let (column, value) = (quote_ident(n), i + 1);
+                    format!(
+                        "{column} IS NOT ?{value} COLLATE BINARY OR typeof({column}) IS NOT typeof(?{value})"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ")
         ));
         let exists = sql_str(format!(
             "SELECT 1 FROM {quoted} WHERE {}",
@@ -405,6 +419,17 @@ impl Engine for Sqlite {
                         .map_err(|e| query_error(&table, e))?;
                     if done.rows_affected() > 0 {
                         counts.updated += 1;
+                        continue;
+                    }
+                    let present = key
+                        .iter()
+                        .fold(sqlx::query(exists.clone()), |q, v| bind(q, v));
+                    let present = present
+                        .fetch_optional(&mut self.conn)
+                        .await
+                        .map_err(|e| query_error(&table, e))?;
+                    if present.is_some() {
+                        counts.skipped += 1;
                         continue;
                     }
                 }

@@ -30,7 +30,11 @@ impl PartialFile {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        options.open(&path).map_err(|e| VaultError::io(&path, e))?;
+        // The error names the file the caller asked for: the partial name
+        // is this module's business (a missing or read-only folder).
+        options
+            .open(&path)
+            .map_err(|e| VaultError::io(final_path, e))?;
         Ok(PartialFile {
             path,
             published: false,

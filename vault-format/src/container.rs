@@ -62,6 +62,17 @@ pub(crate) fn open(path: &Path, writable: bool) -> Result<Connection> {
             }),
         };
     }
+    // Read by the system first, so that an unreadable file says so (SQLite
+    // says only "unable to open database file"), and an empty one is named.
+    let length = std::fs::File::open(path)
+        .and_then(|file| file.metadata())
+        .map_err(|e| VaultError::io(path, e))?
+        .len();
+    if length == 0 {
+        return Err(VaultError::NotAVault {
+            reason: "it is an empty file (0 bytes)".into(),
+        });
+    }
     let conn = Connection::open_with_flags(path, flags)?;
     harden(&conn)?;
     let pragmas =

@@ -12,6 +12,43 @@ use crate::error::{Result, VaultError};
 pub const KEY_LEN: usize = 32;
 const KEY_FILE_PREFIX: &str = "vault-key-v1:";
 
+/// The most bytes that a key file or a passphrase file may hold. Both hold
+/// one short line; a larger file (a device, a log given by mistake) is
+/// refused rather than read into memory.
+pub const KEY_SOURCE_LIMIT: u64 = 64 * 1024;
+
+/// Reads a key or passphrase file of at most [`KEY_SOURCE_LIMIT`] bytes into
+/// a buffer that is wiped when dropped (allocated once, so never copied).
+fn read_small_text(path: &Path) -> Result<Zeroizing<String>> {
+    use std::io::Read;
+    use zeroize::Zeroize;
+    let invalid = |what: String| {
+        VaultError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| VaultError::io(path, e))?;
+    let capacity = usize::try_from(KEY_SOURCE_LIMIT + 1).unwrap_or(usize::MAX);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
+    file.take(KEY_SOURCE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| VaultError::io(path, e))?;
+    if bytes.len() as u64 > KEY_SOURCE_LIMIT {
+        return Err(invalid(format!(
+            "it is larger than {} KiB, and a key or passphrase file holds one short line",
+            KEY_SOURCE_LIMIT / 1024
+        )));
+    }
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(error) => {
+            error.into_bytes().zeroize();
+            Err(invalid("it is not UTF-8 text".into()))
+        }
+    }
+}
+
 /// The random 256-bit key that encrypts a vault's payload (SPEC.md section 4).
 pub(crate) struct DataKey(pub(crate) Zeroizing<[u8; KEY_LEN]>);
 
@@ -48,14 +85,19 @@ impl Passphrase {
 
     /// Reads a passphrase from the first line of a file.
     pub fn read_file(path: &Path) -> Result<Self> {
-        let text =
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| VaultError::io(path, e))?);
+        let text = read_small_text(path)?;
         let first_line = text.lines().next().unwrap_or("");
         Passphrase::new(first_line.to_owned())
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// How many characters the passphrase has (its strength is the caller's
+    /// judgement; the text itself is never shown).
+    pub fn char_count(&self) -> usize {
+        self.0.chars().count()
     }
 }
 
@@ -95,8 +137,7 @@ impl FileKey {
 
     /// Reads and parses a key file.
     pub fn read_file(path: &Path) -> Result<Self> {
-        let text =
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| VaultError::io(path, e))?);
+        let text = read_small_text(path)?;
         FileKey::parse(&text).map_err(|reason| VaultError::InvalidKeyFile {
             path: path.to_owned(),
             reason,

@@ -38,7 +38,8 @@ pub use container::APPLICATION_ID;
 pub use error::{ErrorClass, Location, Result, VaultError};
 pub use header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 pub use keys::{
-    FileKey, KdfParams, KeyMaterial, MAX_M_COST_KIB, MAX_PARALLELISM, MAX_T_COST, Passphrase,
+    FileKey, KEY_SOURCE_LIMIT, KdfParams, KeyMaterial, MAX_M_COST_KIB, MAX_PARALLELISM, MAX_T_COST,
+    Passphrase,
 };
 pub use keyslots::{add_key_slot, remove_key_slot};
 pub use manifest::{MAX_MANIFEST_LEN, MAX_STREAM_NAME_LEN, Manifest, StreamEntry, StreamInfo};

@@ -300,28 +300,44 @@ pub(super) async fn load(
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| mysql_error(&at, e))?;
-    counts.updated = present as u64;
-    counts.inserted = staged.rows.saturating_sub(counts.updated);
-    let set: Vec<String> = captured
+    let present = present as u64;
+    counts.inserted = staged.rows.saturating_sub(present);
+    // Rows already there are kept until the UPDATE below says which differed.
+    counts.skipped = present;
+    let updatable: Vec<String> = captured
         .columns
         .iter()
         .filter(|c| !captured.key.contains(&c.name))
-        .map(|c| {
-            let column = quote_ident(&c.name);
-            format!("{table}.{column} = vault_stage.{column}")
+        .map(|c| quote_ident(&c.name))
+        .collect();
+    let set: Vec<String> = updatable
+        .iter()
+        .map(|column| format!("{table}.{column} = vault_stage.{column}"))
+        .collect();
+    // Only rows whose stored bytes differ are written, so that the count is
+    // of rows changed (sqlx asks the server for rows matched): compared as
+    // bytes, since a collation calls 'a' and 'A' equal.
+    let differs: Vec<String> = updatable
+        .iter()
+        .map(|column| {
+            format!(
+                "NOT (CAST({table}.{column} AS BINARY) <=> CAST(vault_stage.{column} AS BINARY))"
+            )
         })
         .collect();
     if present > 0 && !set.is_empty() {
-        run(
+        counts.updated = run(
             conn,
             &at,
             format!(
-                "UPDATE {table} JOIN {} vault_stage ON {matches} SET {}",
+                "UPDATE {table} JOIN {} vault_stage ON {matches} SET {} WHERE {}",
                 staged.name,
-                set.join(", ")
+                set.join(", "),
+                differs.join(" OR ")
             ),
         )
         .await?;
+        counts.skipped = present.saturating_sub(counts.updated);
     }
     if counts.inserted > 0 {
         run(conn, &at, insert).await?;

@@ -375,8 +375,10 @@ pub(super) async fn merge(
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| pg_error(&at, e))?;
-    counts.updated = present as u64;
-    counts.inserted = staged.rows - counts.updated;
+    let present = present as u64;
+    counts.inserted = staged.rows - present;
+    // Rows already there are kept until the UPDATE below says which differed.
+    counts.skipped = present;
     // Identity ALWAYS columns left ALWAYS (those of the primary key) cannot
     // be updated; they are only ever part of the key or left as they are.
     let always: Vec<String> = sqlx::query_scalar(
@@ -419,7 +421,7 @@ pub(super) async fn merge(
                 }
             })
             .collect();
-        run(
+        counts.updated = run(
             conn,
             &at,
             format!(
@@ -430,6 +432,7 @@ pub(super) async fn merge(
             ),
         )
         .await?;
+        counts.skipped = present.saturating_sub(counts.updated);
     }
     if counts.inserted > 0 {
         run(conn, &at, format!("{insert}{absent}")).await?;
