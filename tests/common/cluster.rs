@@ -31,6 +31,8 @@ pub struct Cluster {
     bin: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Server settings given at start (`-c name=value`).
+    settings: Vec<(String, String)>,
 }
 
 /// Runs a server binary as the `postgres` account when the tests run as
@@ -80,6 +82,12 @@ fn server_folder() -> tempfile::TempDir {
 impl Cluster {
     /// A new cluster, trust authentication, started.
     pub fn new(bin: &Path) -> Cluster {
+        Cluster::with_settings(bin, &[])
+    }
+
+    /// A new cluster started with server settings of its own (for example
+    /// `shared_preload_libraries`, which needs its own server).
+    pub fn with_settings(bin: &Path, settings: &[(&str, &str)]) -> Cluster {
         let dir = server_folder();
         let data = dir.path().join("data");
         run_as_server_user(
@@ -101,6 +109,10 @@ impl Cluster {
             bin: bin.to_owned(),
             dir,
             port: free_port(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         cluster.start();
         cluster
@@ -111,11 +123,14 @@ impl Cluster {
     }
 
     fn start(&self) {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses='127.0.0.1,::1' -c fsync=off",
             self.port,
             self.dir.path().display()
         );
+        for (name, value) in &self.settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
         let log = self.dir.path().join("log");
         run_as_server_user(
             &self.bin,
@@ -169,6 +184,7 @@ impl Cluster {
             bin: self.bin.clone(),
             dir,
             port: free_port(),
+            settings: self.settings.clone(),
         };
         copy.start();
         copy

@@ -227,9 +227,20 @@ async fn scheduled_jobs(conn: &mut PgConnection, out: &mut Inspection) -> Result
             .push("pg_cron is not installed in this database: no scheduled jobs to list".into());
         return Ok(());
     }
+    let inactive: i64 = sqlx::query_scalar("SELECT count(*) FROM cron.job WHERE NOT active")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| pg_error("cron.job", e))?;
+    if inactive > 0 {
+        out.notes.push(format!(
+            "pg_cron: {inactive} inactive jobs (they do not run; not listed)"
+        ));
+    }
+    // Active jobs only: an inactive one runs nothing, and one that --fix
+    // made inactive is then repaired.
     let jobs = sqlx::query(
         "SELECT jobid::int8, coalesce(jobname, ''), schedule, database, username, active, command
-         FROM cron.job ORDER BY jobid",
+         FROM cron.job WHERE active ORDER BY jobid",
     )
     .fetch_all(&mut *conn)
     .await
@@ -259,21 +270,24 @@ async fn scheduled_jobs(conn: &mut PgConnection, out: &mut Inspection) -> Result
                 .collect::<Vec<_>>()
                 .join(" ");
         let shown: String = command.chars().take(80).collect();
-        out.findings.push(
-            Finding::new(
-                FindingKind::ScheduledJob,
-                format!("cron.job {id}{}", if name.is_empty() { String::new() } else { format!(" ({name})") }),
-                format!(
-                    "{} job \"{schedule}\" runs in database {database} as {user}: {shown}{}",
-                    if active { "active" } else { "inactive" },
-                    if shown.len() < command.len() { "..." } else { "" }
-                ),
-                format!("{CATALOG} (cron.job)"),
-            )
-            .what_to_do(format!(
-                "check that it belongs to acceptance; if it came from production, run SELECT cron.unschedule({id})"
-            )),
-        );
+        let mut finding = Finding::new(
+            FindingKind::ScheduledJob,
+            format!("cron.job {id}{}", if name.is_empty() { String::new() } else { format!(" ({name})") }),
+            format!(
+                "{} job \"{schedule}\" runs in database {database} as {user}: {shown}{}",
+                if active { "active" } else { "inactive" },
+                if shown.len() < command.len() { "..." } else { "" }
+            ),
+            format!("{CATALOG} (cron.job)"),
+        )
+        .what_to_do(format!(
+            "check that it belongs to acceptance; if it came from production, remove it with SELECT cron.unschedule({id}); after --fix made it inactive, SELECT cron.alter_job({id}, active := true) runs it again"
+        ))
+        .job(if name.is_empty() { format!("job {id}") } else { name.clone() });
+        // --fix makes the job inactive (it stays, to be re-enabled): what
+        // MariaDB's events get too.
+        finding.repair = Some(format!("SELECT cron.alter_job({id}, active := false)"));
+        out.findings.push(finding);
     }
     Ok(())
 }
