@@ -117,7 +117,7 @@ fn order_parents_first(
 /// Captures every preserved table into a new vault at `out`. With
 /// `live_bars`, a bar per table is drawn on stderr (a terminal) while the
 /// tables stream; `progress` gets one line per finished table.
-pub async fn capture<E: Engine>(
+pub async fn capture<E: Engine + crate::guard::ServerInstance>(
     db: &mut E,
     config: &Config,
     out: &Path,
@@ -178,6 +178,16 @@ pub async fn capture<E: Engine>(
     }
     // Tables read in parallel finish in any order; the summary keeps the plan's.
     tables.sort_by_key(|t| plans.iter().position(|p| p.table.to_string() == t.table));
+    // The instance acceptance is on, for the restore to tell a physical
+    // copy or a re-created database from the one captured.
+    let instance = match db.instance().await {
+        Ok(instance) => instance,
+        Err(error) => {
+            let _ = db.end_snapshot().await;
+            return Err(error);
+        }
+    };
+    crate::guard::record::write_record(&writer, &instance)?;
     let extras = match db.capture_extras(config, &writer).await {
         Ok(extras) => extras,
         Err(error) => {

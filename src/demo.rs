@@ -205,6 +205,7 @@ fn walkthrough(
             header: unlocked.vault().header().clone(),
             target_identity,
             target_url: url.redacted().to_owned(),
+            target_instance: Vec::new(),
             operator: crate::report::operator(&|name| std::env::var_os(name)),
             started,
             finished: crate::report::now(),

@@ -47,6 +47,9 @@ fn a_materialized_view_over_a_preserved_table_shows_acceptance_again() {
         ),
         "{run:#?}"
     );
+    // The refresh by dump is visible: the database was created again.
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("the database was created again"), "{run:#?}");
 }
 
 /// Two identical schemas, one database with its own search_path: compare

@@ -75,6 +75,12 @@ fn production_jobs_are_stopped_first_and_health_fix_makes_jobs_inactive() {
     assert_eq!(active(&refreshed, "patient_reminders"), "false", "{run:#?}");
     assert_eq!(active(&refreshed, "acc_cleanup"), "true", "{run:#?}");
     assert!(run.stdout.contains("patient_reminders"), "{run:#?}");
+    // The physical copy is visible: another system identifier.
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("note: acceptance's server changed: system identifier"),
+        "{run:#?}"
+    );
 
     // Health on production's own copy lists its active job; --fix makes it
     // inactive, and says how to run it again.

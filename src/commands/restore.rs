@@ -69,6 +69,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     let runtime = crate::runtime()?;
     let mut progress = progress();
     let mut target_identity = String::new();
+    let mut target_instance = Vec::new();
     let (summary, failure) = runtime
         .block_on(async {
             let db = super::guarded::connect_acceptance(
@@ -82,6 +83,15 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                 crate::db::Engine::declare_large_objects(db, &config);
                 let target = db.identity().await?;
                 target_identity = target.to_string();
+                let instance = crate::guard::ServerInstance::instance(db).await?;
+                let recorded = crate::guard::record::read_record(&vault)?;
+                target_instance = crate::guard::record::describe(recorded.as_ref(), &instance);
+                for change in target_instance
+                    .iter()
+                    .filter(|l| l.starts_with("changed: "))
+                {
+                    writeln!(notes, "note: acceptance's server {change}")?;
+                }
                 if let Some(resume) = &resume {
                     resume.require_target(&target_identity)?;
                     writeln!(
@@ -132,6 +142,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             header: vault.vault().header().clone(),
             target_identity,
             target_url: url.redacted().to_owned(),
+            target_instance,
             operator: crate::report::operator(env),
             started,
             finished: crate::report::now(),

@@ -2,6 +2,7 @@
 
 mod destination;
 mod instance;
+pub mod record;
 
 pub use destination::{Destination, Host};
 pub use instance::{Instance, ServerInstance};

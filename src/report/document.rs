@@ -46,6 +46,14 @@ pub fn blocks(report: &Report) -> Vec<Block> {
         ),
         ("Target".into(), report.target.identity.clone()),
         ("Target URL".into(), report.target.url.clone()),
+        (
+            "Instance".into(),
+            if report.target.instance.is_empty() {
+                "-".into()
+            } else {
+                report.target.instance.join("; ")
+            },
+        ),
         ("Dry run".into(), yes_no(report.dry_run).into()),
         ("Operator".into(), report.operator.clone()),
         ("Started".into(), report.started.clone()),

@@ -97,6 +97,9 @@ pub struct TargetInfo {
     pub identity: String,
     /// The connection URL with its password removed.
     pub url: String,
+    /// The server instance at capture and now, and what changed between.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance: Vec<String>,
 }
 
 /// One line of the summary.
@@ -210,6 +213,7 @@ pub struct RunInfo {
     pub header: vault_format::Header,
     pub target_identity: String,
     pub target_url: String,
+    pub target_instance: Vec<String>,
     pub operator: String,
     pub started: String,
     pub finished: String,
@@ -289,6 +293,7 @@ impl Report {
             target: TargetInfo {
                 identity: info.target_identity,
                 url: info.target_url,
+                instance: info.target_instance,
             },
             steps: summary
                 .steps
