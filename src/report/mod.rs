@@ -608,6 +608,7 @@ mod tests {
             target: TargetInfo {
                 identity: "sqlite x".into(),
                 url: "sqlite:x".into(),
+                instance: vec![],
             },
             steps: vec![],
             steps_asked: vec![],
