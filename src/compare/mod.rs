@@ -452,22 +452,36 @@ async fn followers<E: crate::sanitize::Sanitizer>(
         .collect();
     let mut seen: Vec<String> = queue.clone();
     let mut out = Vec::new();
+    // Tables whose rule says `cascade = true`: sanitize itself deletes the
+    // rows of every table that refers to them first, whatever the key's
+    // action, and so on down.
+    let mut vault_cascades: Vec<String> = config
+        .sanitize
+        .iter()
+        .filter(|r| r.cascade == Some(true))
+        .map(|r| r.table.clone())
+        .collect();
     while let Some(parent) = queue.pop() {
         let table = crate::db::TableName::parse(&parent);
         if db.table_columns(&table).await.ok().flatten().is_none() {
             continue;
         }
+        let cascading = vault_cascades.contains(&parent);
         for key in db.referencing_keys(&table).await? {
             let action = match key.on_delete {
+                _ if cascading => "deleted first by the rule's cascade = true",
                 OnDelete::Cascade => "ON DELETE CASCADE",
                 OnDelete::SetNull => "ON DELETE SET NULL",
                 OnDelete::SetDefault => "ON DELETE SET DEFAULT",
                 OnDelete::NoAction | OnDelete::Restrict => continue,
             };
             let child = key.child.to_string();
+            if cascading && !vault_cascades.contains(&child) {
+                vault_cascades.push(child.clone());
+            }
             if !seen.contains(&child) {
                 seen.push(child.clone());
-                if action == "ON DELETE CASCADE" {
+                if action == "ON DELETE CASCADE" || cascading {
                     queue.push(child.clone());
                 }
             }
