@@ -184,3 +184,34 @@ fn compare_classifies_column_privileges_option_order_and_links_to_production() {
     );
     assert_eq!(run.code, 3, "{run:#?}");
 }
+
+/// A constraint that vault health validated in acceptance, NOT VALID in
+/// production: vault's own repair, expected.
+#[test]
+fn a_constraint_health_validated_is_expected() {
+    let Some(server) = pg::server("a_constraint_health_validated_is_expected") else {
+        return;
+    };
+    let acceptance = server.database("val_acc");
+    let production = server.database("val_prod");
+    let schema = "CREATE TABLE visit (id int PRIMARY KEY, n int);
+        ALTER TABLE visit ADD CONSTRAINT positive CHECK (n > 0) NOT VALID;";
+    acceptance.exec(schema);
+    production.exec(schema);
+    let site = Site::new(&acceptance);
+    site.configure(&format!("[production]\nurl = \"{}\"\n", production.url()));
+    site.vault_with(&["health", "--fix", "--config", common::s(&site.config)])
+        .expect(0);
+    let run = site.vault_with(&["compare", "--json", "--config", common::s(&site.config)]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("compare --json");
+    let found = json["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "constraint")
+        .unwrap_or_else(|| panic!("{run:#?}"))
+        .clone();
+    assert_eq!(found["what"], "validated", "{run:#?}");
+    assert_eq!(found["class"], "expected", "{run:#?}");
+    assert_eq!(run.code, 0, "{run:#?}");
+}

@@ -547,6 +547,17 @@ fn reason(
         }
         return Some("link definition: acceptance keeps its own".into());
     }
+    // `vault health --fix` validates NOT VALID constraints and rebuilds
+    // invalid indexes: acceptance's side valid where production's is not
+    // is vault's own repair.
+    if matches!(
+        (d.kind.as_str(), d.what.as_str()),
+        ("constraint", "validated") | ("index", "valid")
+    ) && d.acceptance.as_deref() == Some("true")
+        && d.production.as_deref() == Some("false")
+    {
+        return Some("repaired by vault health (validated or rebuilt in acceptance)".into());
+    }
     // `vault restore` disables production's scheduled jobs (`jobs`); a job
     // acceptance keeps disabled while production runs it is vault's doing.
     if d.kind == "event"

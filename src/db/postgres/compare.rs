@@ -90,7 +90,8 @@ fn queries() -> Vec<(&'static str, String)> {
             "SELECT 'constraint', n.nspname || '.' || c.relname || '.' || k.conname, n.nspname || '.' || c.relname, NULL,
                     jsonb_build_object('type', CASE k.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
                             WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' ELSE k.contype::text END,
-                        'definition', pg_get_constraintdef(k.oid),
+                        'definition', replace(pg_get_constraintdef(k.oid), ' NOT VALID', ''),
+                        'validated', k.convalidated::text,
                         'deferrable', k.condeferrable::text, 'deferred', k.condeferred::text)::text
              FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
