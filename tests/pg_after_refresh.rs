@@ -215,3 +215,37 @@ fn a_constraint_health_validated_is_expected() {
     assert_eq!(found["class"], "expected", "{run:#?}");
     assert_eq!(run.code, 0, "{run:#?}");
 }
+
+/// Grant lines name objects with their schema, whatever the database's
+/// search_path.
+#[test]
+fn grant_lines_are_qualified_whatever_the_search_path() {
+    let Some(server) = pg::server("grant_lines_are_qualified_whatever_the_search_path") else {
+        return;
+    };
+    let tester = server.role("qual_tester");
+    let db = server.database("qual");
+    db.exec(&format!(
+        "CREATE SCHEMA camis;
+         CREATE TABLE camis.assessment (id int PRIMARY KEY);
+         ALTER DATABASE {} SET search_path = camis, public;
+         GRANT SELECT ON camis.assessment TO {};",
+        db.name, tester.name
+    ));
+    let site = Site::new(&db);
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"camis.assessment\"\n\n[grants]\nroles = [\"{}\"]\n",
+        tester.name
+    ));
+    site.capture().expect(0);
+    db.exec(&format!(
+        "REVOKE SELECT ON camis.assessment FROM {}",
+        tester.name
+    ));
+    let run = site.restore(&["--steps", "restore"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("grants: GRANT SELECT ON TABLE camis.assessment TO"),
+        "{run:#?}"
+    );
+}

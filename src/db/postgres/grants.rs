@@ -290,6 +290,30 @@ pub(super) async fn restore(
     let Some((metadata, bytes)) = read_extra(vault, KIND)? else {
         return Ok(Vec::new());
     };
+    // Names written with their schema whatever the database's search_path:
+    // the lines read the same in every report, and in the restore's
+    // transaction the setting goes back as it was.
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    execute(conn, "SELECT set_config('search_path', 'pg_catalog', true)").await?;
+    // On an error the transaction rolls back, and the setting with it.
+    let restored = restore_qualified(conn, vault, metadata, bytes).await?;
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(&path)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
+    Ok(restored)
+}
+
+async fn restore_qualified(
+    conn: &mut PgConnection,
+    vault: &UnlockedVault,
+    metadata: serde_json::Value,
+    bytes: Vec<u8>,
+) -> Result<Vec<String>, ToolError> {
     let bad = |what: String| {
         ToolError::new(Exit::Problem, format!("the vault's grants stream {what}"))
             .hint("restore only vaults written by `vault capture`")
