@@ -50,6 +50,13 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
                 Some(vault) => crate::jobs::own_jobs(db, vault).await?,
                 None => Vec::new(),
             };
+            // With --fix and the vault, privileges the restore could not
+            // give back (their object was missing then) are given back now.
+            if let (true, Some(vault)) = (args.fix, &unlocked) {
+                for line in crate::db::Engine::reapply_grants(db, vault).await? {
+                    writeln!(notes, "{line}")?;
+                }
+            }
             crate::health::health_keeping(db, args.fix, &own).await
         })
         .await

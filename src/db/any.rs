@@ -192,6 +192,10 @@ impl Engine for AnyEngine {
         each!(self, db => db.release_large_objects().await)
     }
 
+    async fn reapply_grants(&mut self, vault: &UnlockedVault) -> Result<Vec<String>, ToolError> {
+        each!(self, db => db.reapply_grants(vault).await)
+    }
+
     async fn clear_scope(&mut self, captured: &CapturedTable) -> Result<u64, ToolError> {
         each!(self, db => db.clear_scope(captured).await)
     }

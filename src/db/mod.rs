@@ -330,6 +330,13 @@ pub trait Engine {
         rows: &mut dyn Read,
     ) -> Result<LoadCounts, ToolError>;
 
+    /// Outside any restore: gives the `[grants]` roles their captured
+    /// privileges again (`vault health --fix --vault FILE`), for objects
+    /// that were missing at the restore and exist again. A line per change.
+    async fn reapply_grants(&mut self, _vault: &UnlockedVault) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+
     /// Puts back, inside the restore transaction, what `capture_extras`
     /// captured (grants, link definitions); returns one line per change.
     async fn restore_extras(

@@ -522,6 +522,20 @@ impl Engine for Postgres {
         large_objects::restore::release(&mut self.conn, &self.objects).await
     }
 
+    async fn reapply_grants(&mut self, vault: &UnlockedVault) -> Result<Vec<String>, ToolError> {
+        execute(&mut self.conn, "BEGIN").await?;
+        match grants::restore(&mut self.conn, vault).await {
+            Ok(lines) => {
+                execute(&mut self.conn, "COMMIT").await?;
+                Ok(lines)
+            }
+            Err(error) => {
+                let _ = execute(&mut self.conn, "ROLLBACK").await;
+                Err(error)
+            }
+        }
+    }
+
     async fn restore_extras(
         &mut self,
         vault: &UnlockedVault,

@@ -494,6 +494,28 @@ impl Engine for Mysql {
         load::commit(&mut self.conn, &mut self.restore, &self.database, tables).await
     }
 
+    async fn reapply_grants(&mut self, vault: &UnlockedVault) -> Result<Vec<String>, ToolError> {
+        let (statements, lines) =
+            grants::plan_restore(&mut self.conn, &self.database, vault).await?;
+        // GRANT and REVOKE commit by themselves: each runs, each failure is named.
+        let mut failures = Vec::new();
+        for statement in statements {
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut self.conn)
+                .await
+            {
+                failures.push(format!(
+                    "grants: did not run {statement}: {}",
+                    describe_error(&e)
+                ));
+            }
+        }
+        if !failures.is_empty() {
+            return Err(ToolError::failed(failures.join("; ")));
+        }
+        Ok(lines)
+    }
+
     fn can_rehearse(&self) -> Result<(), &'static str> {
         Err(
             "on MariaDB/MySQL the restore drops and re-creates triggers (DDL commits) and its inserts move AUTO_INCREMENT counters, which a rollback does not undo",
