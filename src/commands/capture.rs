@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::cli::CaptureArgs;
-use crate::config::Config;
+use crate::commands::config_file::load_config;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
 
@@ -97,19 +97,4 @@ pub(crate) fn progress() -> Box<dyn Write> {
     } else {
         Box::new(std::io::sink())
     }
-}
-
-/// Reads and validates vault.toml; a problem is exit 2.
-pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, ToolError> {
-    Config::load(path).map_err(config_error)
-}
-
-pub(crate) fn config_error(error: crate::config::ConfigError) -> ToolError {
-    ToolError::usage(format!("configuration: {error}"))
-        .hint("correct the configuration; nothing was changed")
-}
-
-/// The environment as text, for `url_env` look-ups.
-pub(crate) fn text_env(env: EnvLookup<'_>) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| env(name).and_then(|v| v.into_string().ok())
 }

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::cli::CompareArgs;
-use crate::commands::capture::{load_config, text_env};
+use crate::commands::config_file::{load_config, text_env};
 use crate::compare::{Class, CompareSummary, Difference};
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::commands::capture::{config_error, text_env};
+use crate::commands::config_file::{config_error, text_env};
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::db::any::AnyEngine;
 use crate::exit::{Exit, ToolError};

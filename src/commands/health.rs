@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::HealthArgs;
-use crate::commands::capture::{config_error, load_config, text_env};
+use crate::commands::config_file::{config_error, load_config, text_env};
 use crate::exit::{Exit, ToolError};
 use crate::health::{Finding, HealthSummary};
 use crate::keys::{EnvLookup, unlock_key};

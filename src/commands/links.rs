@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::LinksArgs;
-use crate::commands::capture::{config_error, load_config, text_env};
+use crate::commands::config_file::{config_error, load_config, text_env};
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
 use crate::links::{LinksSummary, Verdict};

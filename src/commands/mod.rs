@@ -11,6 +11,7 @@ use crate::keys::EnvLookup;
 pub mod capture;
 pub mod check;
 pub mod compare;
+pub mod config_file;
 pub mod guarded;
 pub mod health;
 pub mod inspect;

@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use crate::cli::RestoreArgs;
-use crate::commands::capture::{load_config, progress};
+use crate::commands::capture::progress;
+use crate::commands::config_file::load_config;
 use crate::db::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::SanitizeArgs;
-use crate::commands::capture::load_config;
+use crate::commands::config_file::load_config;
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;
 use crate::sanitize::{SanitizeSummary, VerifySummary};
