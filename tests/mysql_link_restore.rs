@@ -110,9 +110,10 @@ fn url_port(url: &str) -> u16 {
 }
 
 /// Acceptance and production, each with a server entry and two FEDERATED tables (one
-/// through its server, one by URL) reading its own far database; acceptance captured;
-/// then refreshed from production by dump, and acceptance's server entry pointed at
-/// production as a copy of `mysql.servers` leaves it.
+/// through its server, one by URL) reading its own far database, and a table both read
+/// through acceptance's server; acceptance captured; then refreshed from production by
+/// dump, and acceptance's server entry changed by `server_options` (ALTER SERVER), as a
+/// copy of production's `mysql.servers` leaves it.
 struct Refreshed {
     server: Arc<mysql::Server>,
     acc: Db,
@@ -124,7 +125,7 @@ struct Refreshed {
     _lock: ServersLock,
 }
 
-fn refreshed(test: &str) -> Option<Refreshed> {
+fn refreshed(test: &str, server_options: &str) -> Option<Refreshed> {
     let server = mysql::server(test)?;
     let acc = server.database("lr_acc");
     if !federated_engine(&acc, test) {
@@ -177,7 +178,9 @@ fn refreshed(test: &str) -> Option<Refreshed> {
              CREATE TABLE remote_case (id int PRIMARY KEY, who varchar(20)) ENGINE=FEDERATED
                CONNECTION='{name}/cases';
              CREATE TABLE remote_lab (id int PRIMARY KEY, who varchar(20)) ENGINE=FEDERATED
-               CONNECTION='mysql://{}:{}@127.0.0.1:{port}/{}/labs';",
+               CONNECTION='mysql://{}:{}@127.0.0.1:{port}/{}/labs';
+             CREATE TABLE remote_note (id int PRIMARY KEY, who varchar(20)) ENGINE=FEDERATED
+               CONNECTION='{acc_server}/cases';",
             far.login, far.password, far_db.name
         ));
     }
@@ -187,7 +190,7 @@ fn refreshed(test: &str) -> Option<Refreshed> {
     server.refresh(&acc, &prod);
     // What a copy of production's mysql.servers does to acceptance's entry.
     server.admin(&format!(
-        "ALTER SERVER `{acc_server}` OPTIONS (HOST 'prod-db2.example.org', DATABASE 'emr', PASSWORD 'prod-srv-secret')"
+        "ALTER SERVER `{acc_server}` OPTIONS ({server_options})"
     ));
     Some(Refreshed {
         server,
@@ -278,16 +281,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
-    let Some(r) = refreshed("mysql_link_restore_back") else {
+    let Some(r) = refreshed(
+        "mysql_link_restore_back",
+        "DATABASE 'PROD', PASSWORD 'prod-srv-secret'",
+    ) else {
         return;
     };
     let (acc, far) = (&r.acc, &r.far);
+    // The far account can read production's far table too: with production's password
+    // the table through the server reads production (and the server keeps it open).
+    r.server.admin(&format!(
+        "ALTER SERVER `{}` OPTIONS (DATABASE '{}', PASSWORD '{}')",
+        r.acc_server, far.prod.name, far.password
+    ));
+    assert_eq!(acc.one("SELECT who FROM remote_note"), "production case");
+    r.server.admin(&format!(
+        "ALTER SERVER `{}` OPTIONS (DATABASE '{}', PASSWORD 'prod-srv-secret')",
+        r.acc_server, far.prod.name
+    ));
     // After the refresh the tables read production's far tables.
     assert_eq!(
         connection_of(&r.server, acc, "remote_case"),
         format!("{}/cases", r.prod_server)
     );
     assert_eq!(acc.one("SELECT who FROM remote_lab"), "production lab");
+
+    // What a restore killed in the middle of a swap leaves: the next one drops them.
+    let port = url_port(&acc.url());
+    for name in [
+        "vault_link_new_0123456789abcdef",
+        "vault_link_old_0123456789abcdef",
+    ] {
+        acc.exec(&format!(
+            "CREATE TABLE {name} (id int PRIMARY KEY, who varchar(20)) ENGINE=FEDERATED
+               CONNECTION='mysql://{}:{}@127.0.0.1:{port}/{}/cases'",
+            far.login, far.password, far.prod.name
+        ));
+    }
 
     let run = r.site.restore(&["--steps", "restore,links"]).expect(0);
     assert!(
@@ -327,6 +357,13 @@ fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
     );
     assert_eq!(acc.one("SELECT who FROM remote_case"), "acceptance case");
     assert_eq!(acc.one("SELECT who FROM remote_lab"), "acceptance lab");
+    // Only its server was put back: the table reads acceptance's far table again.
+    assert!(
+        !run.stdout.contains("FEDERATED table remote_note:"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(acc.one("SELECT who FROM remote_note"), "acceptance case");
     assert_eq!(engine_of(acc, "remote_case"), "FEDERATED");
     assert_eq!(
         acc.one("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'vault%'"),
@@ -367,7 +404,10 @@ fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
 
 #[test]
 fn every_link_is_tried_and_each_failure_named_with_the_table_left_as_it_was() {
-    let Some(r) = refreshed("mysql_link_restore_failure") else {
+    let Some(r) = refreshed(
+        "mysql_link_restore_failure",
+        "HOST 'prod-db2.example.org', DATABASE 'emr', PASSWORD 'prod-srv-secret'",
+    ) else {
         return;
     };
     let (acc, far) = (&r.acc, &r.far);

@@ -55,6 +55,9 @@ pub(super) async fn plan(
         if then.connection.is_empty() && then.definition.is_empty() {
             continue; // unreadable at capture: nothing to put back
         }
+        if then.table.starts_with(NEW) || then.table.starts_with(OLD) {
+            continue; // an interrupted swap's leftover, captured: never put back
+        }
         let current = now.iter().find(|t| t.table == then.table);
         if current.is_some_and(|c| c.unreadable.is_none() && c.connection == then.connection) {
             continue;
