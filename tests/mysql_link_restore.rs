@@ -279,6 +279,34 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// `vault links` compared with the site's vault.
+fn links_with_vault(site: &Site) -> Run {
+    site.vault_with(&[
+        "links",
+        "--config",
+        s(&site.config),
+        "--vault",
+        s(&site.vault),
+        "--key-file",
+        s(&site.key),
+    ])
+}
+
+/// The report line of `object`, with the indented lines that explain it.
+fn entry(run: &Run, object: &str) -> String {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let column = format!("  {object}  ");
+    let at = lines
+        .iter()
+        .position(|l| !l.starts_with("      ") && l.contains(&column))
+        .unwrap_or_else(|| panic!("no line for {object} in\n{}", run.stdout));
+    let more = lines[at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("      "))
+        .count();
+    lines[at..=at + more].join("\n")
+}
+
 #[test]
 fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
     let Some(r) = refreshed(
@@ -318,6 +346,30 @@ fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
             far.login, far.password, far.prod.name
         ));
     }
+
+    // Before the restore, `vault links` says what the restore puts back, and what runs
+    // by hand on MariaDB 10.11 (no ALTER TABLE ... CONNECTION: error 1031).
+    let before = links_with_vault(&r.site).expect(0);
+    let table = entry(&before, "remote_case (FEDERATED table)");
+    assert!(table.contains("DIFFERS"), "{table}");
+    assert!(
+        table.contains("`vault restore` puts back acceptance's definition"),
+        "{table}"
+    );
+    assert!(table.contains("RENAME TABLE `remote_case` TO"), "{table}");
+    assert!(!table.contains("ALTER TABLE `remote_case`"), "{table}");
+    let entry_of_server = entry(&before, &r.acc_server);
+    assert!(
+        entry_of_server.contains("`vault restore` puts back"),
+        "{entry_of_server}"
+    );
+    assert!(
+        entry_of_server.contains("ALTER SERVER"),
+        "{entry_of_server}"
+    );
+    let leftover = entry(&before, "vault_link_old_0123456789abcdef (FEDERATED table)");
+    assert!(leftover.contains("the next restore drops it"), "{leftover}");
+    no_secret(&before, &r.site, &[&far.password, "prod-srv-secret"]);
 
     let run = r.site.restore(&["--steps", "restore,links"]).expect(0);
     assert!(
@@ -372,18 +424,7 @@ fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
     no_secret(&run, &r.site, &[&far.password, "prod-srv-secret"]);
 
     // `vault links` with the vault: every link is acceptance's again.
-    let links = r
-        .site
-        .vault_with(&[
-            "links",
-            "--config",
-            s(&r.site.config),
-            "--vault",
-            s(&r.site.vault),
-            "--key-file",
-            s(&r.site.key),
-        ])
-        .expect(0);
+    let links = links_with_vault(&r.site).expect(0);
     assert!(
         links
             .stdout

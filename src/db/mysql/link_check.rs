@@ -27,6 +27,11 @@ use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkK
 /// tables as the capture read them (JSON, [`CapturedLinks`]).
 pub(super) const CAPTURED_KIND: &str = "mysql-servers";
 
+/// The name prefixes of the temporary tables a restore swaps a FEDERATED
+/// table in with (`link_restore/swap.rs`): one left behind was interrupted.
+pub(super) const SWAP_NEW: &str = "vault_link_new_";
+pub(super) const SWAP_OLD: &str = "vault_link_old_";
+
 /// Server errors that mean "not allowed to read it": 1142 table access
 /// denied, 1044 database access denied.
 const ACCESS_DENIED: [u16; 2] = [1142, 1044];
@@ -388,7 +393,14 @@ fn table_links(
             where_found,
             acceptance,
             restorable,
-            remedy: recreate_remedy(&table.table),
+            remedy: if table.table.starts_with(SWAP_NEW) || table.table.starts_with(SWAP_OLD) {
+                format!(
+                    "left by a `vault restore` interrupted while it created a FEDERATED table again: the next restore drops it; by hand: DROP TABLE {}",
+                    quote_ident(&table.table)
+                )
+            } else {
+                recreate_remedy(&table.table)
+            },
         });
     }
     for then in before.iter().flat_map(|b| &b.federated_tables) {

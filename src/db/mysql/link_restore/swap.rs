@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnection;
 
 use super::{masked, run};
-use crate::db::mysql::link_check::{Connection, FederatedTable, federated_tables, with_connection};
+use crate::db::mysql::link_check::{
+    Connection, FederatedTable, SWAP_NEW as NEW, SWAP_OLD as OLD, federated_tables, with_connection,
+};
 use crate::db::mysql::{SESSION_SETTINGS, describe_error, mysql_error, quote_ident};
 use crate::exit::ToolError;
 
@@ -24,10 +26,6 @@ use crate::exit::ToolError;
 /// NO_ENGINE_SUBSTITUTION a missing engine would give an InnoDB table.
 const CREATE_MODE: &str =
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'";
-
-/// The prefixes of the temporary tables of a swap.
-const NEW: &str = "vault_link_new_";
-const OLD: &str = "vault_link_old_";
 
 /// A FEDERATED table to create with acceptance's definition. No `Debug`:
 /// the definition may hold a password.
