@@ -385,6 +385,13 @@ fn a_restore_puts_acceptances_servers_and_federated_tables_back() {
         run.stdout
     );
     assert!(
+        run.stdout.contains(
+            "links: vault_link_old_0123456789abcdef, left by an interrupted restore, dropped after the commit"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
         run.stdout
             .contains("FEDERATED table remote_lab: created again"),
         "{}",

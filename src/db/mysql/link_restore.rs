@@ -28,8 +28,8 @@ pub(super) struct LinkPlan {
     tables: Vec<TableChange>,
     /// Links of the vault that cannot be put back, and why.
     unrestorable: Vec<String>,
-    /// The vault holds links: leftovers of an interrupted swap are removed.
-    active: bool,
+    /// Tables an interrupted swap left, dropped before the swaps.
+    leftovers: Vec<String>,
 }
 
 /// A captured server that differs from, or is missing in, `mysql.servers`.
@@ -56,10 +56,16 @@ pub(super) async fn plan(
     } = before;
     let mut plan = LinkPlan {
         flavor: Some(flavor),
-        active: true,
+        leftovers: swap::leftovers(conn, database).await?,
         ..LinkPlan::default()
     };
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = plan
+        .leftovers
+        .iter()
+        .map(|name| {
+            format!("links: {name}, left by an interrupted restore, dropped after the commit")
+        })
+        .collect();
     match read_servers(conn).await? {
         Err(why) if !servers.is_empty() => plan.unrestorable.push(format!(
             "links: the vault's servers were not put back: {why}"
@@ -129,9 +135,6 @@ pub(super) async fn apply(
     plan: LinkPlan,
 ) -> Vec<String> {
     let mut failures = plan.unrestorable;
-    if !plan.active {
-        return failures;
-    }
     let flavor = plan.flavor.unwrap_or(Flavor::MariaDb);
     for change in &plan.servers {
         for statement in server_statements(flavor, change) {
@@ -145,7 +148,7 @@ pub(super) async fn apply(
             }
         }
     }
-    failures.extend(swap::apply(conn, database, &plan.tables).await);
+    failures.extend(swap::apply(conn, database, &plan.leftovers, &plan.tables).await);
     failures
 }
 

@@ -186,27 +186,22 @@ fn backticked(definition: &str) -> String {
     out
 }
 
-/// Drops the leftovers of an interrupted swap, then swaps each table in.
+/// Drops the `leftovers` of an interrupted swap, then swaps each table in.
 pub(super) async fn apply(
     conn: &mut MySqlConnection,
     database: &str,
+    leftovers: &[String],
     changes: &[TableChange],
 ) -> Vec<String> {
     let mut failures = Vec::new();
     let db = quote_ident(database);
-    match leftovers(conn, database).await {
-        Ok(names) => {
-            for name in names {
-                if let Err(e) = run(conn, &format!("DROP TABLE {db}.{}", quote_ident(&name))).await
-                {
-                    failures.push(format!(
-                        "links: the leftover table {name} of an interrupted restore could not be dropped: {}",
-                        describe_error(&e)
-                    ));
-                }
-            }
+    for name in leftovers {
+        if let Err(e) = run(conn, &format!("DROP TABLE {db}.{}", quote_ident(name))).await {
+            failures.push(format!(
+                "links: the leftover table {name} of an interrupted restore could not be dropped: {}",
+                describe_error(&e)
+            ));
         }
-        Err(e) => failures.push(e.message),
     }
     for change in changes {
         if let Err(why) = swap_in(conn, &db, change).await {
@@ -221,7 +216,10 @@ pub(super) async fn apply(
 }
 
 /// The temporary tables of swaps that an interrupted restore left.
-async fn leftovers(conn: &mut MySqlConnection, database: &str) -> Result<Vec<String>, ToolError> {
+pub(super) async fn leftovers(
+    conn: &mut MySqlConnection,
+    database: &str,
+) -> Result<Vec<String>, ToolError> {
     sqlx::query_scalar(
         "SELECT TABLE_NAME FROM information_schema.TABLES
          WHERE TABLE_SCHEMA = ? AND ENGINE = 'FEDERATED'
