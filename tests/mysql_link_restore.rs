@@ -508,3 +508,102 @@ impl Refreshed {
         ))
     }
 }
+
+/// A restore whose session dies in the middle of a swap (after acceptance's table was
+/// created beside production's, before the RENAME) loses nothing: the table is still there
+/// as the refresh left it, and the next restore drops the leftover and swaps again.
+#[test]
+fn a_restore_killed_in_the_middle_of_a_swap_loses_nothing() {
+    use std::time::{Duration, Instant};
+    let test = "mysql_link_restore_killed";
+    let Some(r) = refreshed(test, "DATABASE 'PROD', PASSWORD 'prod-srv-secret'") else {
+        return;
+    };
+    let (acc, far) = (&r.acc, &r.far);
+    // A reader holds remote_case open in a transaction: the restore's RENAME waits for it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut reader = runtime.block_on(async {
+        let mut conn = MySqlConnection::connect(&acc.url()).await.unwrap();
+        sqlx::raw_sql("START TRANSACTION; SELECT * FROM remote_case")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    });
+    let mut child = r.site.spawn_restore(&["--steps", "restore"]);
+    let start = Instant::now();
+    let killed = loop {
+        let ids = acc.rows(&format!(
+            "SELECT ID FROM information_schema.PROCESSLIST
+             WHERE DB = '{}' AND ID <> CONNECTION_ID() AND INFO LIKE 'RENAME TABLE%'",
+            acc.name
+        ));
+        if let Some(id) = ids.first()
+            && acc.try_exec(&format!("KILL {id}")).is_ok()
+        {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    runtime.block_on(async {
+        sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+        reader.close().await.unwrap();
+    });
+    if !killed {
+        println!("skipped {test}: the restore never waited in its RENAME TABLE");
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("FEDERATED table remote_case was not put back"),
+        "{stderr}"
+    );
+    for secret in [&far.password[..], "prod-srv-secret"] {
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "a password appears in the output"
+        );
+    }
+    // Nothing lost: the table is there, as the refresh left it; acceptance's copy waits beside it.
+    assert_eq!(
+        connection_of(&r.server, acc, "remote_case"),
+        format!("{}/cases", r.prod_server)
+    );
+    assert_eq!(acc.one("SELECT who FROM remote_case"), "production case");
+    let leftovers = acc.rows(
+        "SELECT TABLE_NAME FROM information_schema.TABLES
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'vault\\_link\\_%'",
+    );
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    assert!(leftovers[0].starts_with("vault_link_new_"), "{leftovers:?}");
+
+    // The next restore drops it, says so, and puts acceptance's table in place.
+    let run = r.site.restore(&["--steps", "restore"]).expect(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "links: {}, left by an interrupted restore",
+            leftovers[0]
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        connection_of(&r.server, acc, "remote_case"),
+        format!("{}/cases", r.acc_server)
+    );
+    assert_eq!(acc.one("SELECT who FROM remote_case"), "acceptance case");
+    assert_eq!(
+        acc.one("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'vault%'"),
+        "0"
+    );
+    no_secret(&run, &r.site, &[&far.password, "prod-srv-secret"]);
+}
