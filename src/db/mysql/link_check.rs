@@ -17,7 +17,7 @@ use sqlx::Row;
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError};
 use vault_format::UnlockedVault;
 
-pub(super) use connection::{Connection, connection_option};
+pub(super) use connection::{Connection, connection_option, string_literal, with_connection};
 
 use super::{Mysql, mysql_error, quote_ident};
 use crate::exit::{Exit, ToolError};
@@ -26,6 +26,11 @@ use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkK
 /// The vault stream kind that holds acceptance's servers and FEDERATED
 /// tables as the capture read them (JSON, [`CapturedLinks`]).
 pub(super) const CAPTURED_KIND: &str = "mysql-servers";
+
+/// The name prefixes of the temporary tables a restore swaps a FEDERATED
+/// table in with (`link_restore/swap.rs`): one left behind was interrupted.
+pub(super) const SWAP_NEW: &str = "vault_link_new_";
+pub(super) const SWAP_OLD: &str = "vault_link_old_";
 
 /// Server errors that mean "not allowed to read it": 1142 table access
 /// denied, 1044 database access denied.
@@ -51,7 +56,7 @@ impl Server {
     }
 
     /// The compared options; empty ones are left out.
-    fn options(&self) -> BTreeMap<String, String> {
+    pub(super) fn options(&self) -> BTreeMap<String, String> {
         // CREATE SERVER stores MySQL's port when none is given.
         let port = Some(
             if self.port == 0 {
@@ -85,6 +90,9 @@ impl Server {
 pub(super) struct FederatedTable {
     pub table: String,
     pub connection: String,
+    /// Its `SHOW CREATE TABLE` text, for the restore to create it again
+    /// (empty in vaults captured before the restore did).
+    pub definition: String,
     /// Why `SHOW CREATE TABLE` failed (a server that no longer exists).
     #[serde(skip)]
     pub unreadable: Option<String>,
@@ -175,6 +183,7 @@ pub(super) async fn federated_tables(
                 tables.push(FederatedTable {
                     table,
                     connection: String::new(),
+                    definition: String::new(),
                     unreadable: Some(e.message().to_owned()),
                 });
                 continue;
@@ -183,6 +192,7 @@ pub(super) async fn federated_tables(
         };
         tables.push(FederatedTable {
             connection: connection_option(&create).unwrap_or_default(),
+            definition: create,
             table,
             unreadable: None,
         });
@@ -191,7 +201,7 @@ pub(super) async fn federated_tables(
 }
 
 /// The servers and FEDERATED tables a vault holds; `None` when it has no such stream.
-fn captured(vault: &UnlockedVault) -> Result<Option<CapturedLinks>, ToolError> {
+pub(super) fn captured(vault: &UnlockedVault) -> Result<Option<CapturedLinks>, ToolError> {
     let Some(entry) = vault
         .manifest()
         .streams
@@ -289,10 +299,10 @@ fn server_links(
                 "mysql.servers (server-wide; wrapper {}{using})",
                 server.wrapper
             ),
+            restorable: before.is_some_and(|b| b.servers.iter().any(|s| s.name == server.name)),
             acceptance,
-            restorable: false,
             remedy: format!(
-                "point it at acceptance with ALTER SERVER {name} OPTIONS (HOST '...', DATABASE '...', PORT ...), or remove it with DROP SERVER {name} (FEDERATED tables that use it stop working)"
+                "point it at acceptance with ALTER SERVER {name} OPTIONS (HOST '...', DATABASE '...', USER '...', PASSWORD '...', PORT ...) (MariaDB also: CREATE OR REPLACE SERVER {name} FOREIGN DATA WRAPPER mysql OPTIONS (...)), or remove it with DROP SERVER {name} (FEDERATED tables that use it stop working)"
             ),
         });
     }
@@ -305,9 +315,9 @@ fn server_links(
                 libpq: false,
                 where_found: format!("in the vault only (wrapper {})", then.wrapper),
                 acceptance: Acceptance::Missing,
-                restorable: false,
+                restorable: true,
                 remedy: format!(
-                    "CREATE SERVER {} FOREIGN DATA WRAPPER {} OPTIONS (...) with the options shown",
+                    "CREATE SERVER {} FOREIGN DATA WRAPPER {} OPTIONS (HOST '...', DATABASE '...', USER '...', PASSWORD '...', PORT ...) with the options shown",
                     quote_ident(&then.name),
                     then.wrapper
                 ),
@@ -324,6 +334,11 @@ fn table_links(
 ) {
     for table in tables {
         let parsed = Connection::parse(&table.connection);
+        let restorable = before.is_some_and(|b| {
+            b.federated_tables
+                .iter()
+                .any(|t| t.table == table.table && !t.connection.is_empty())
+        });
         let acceptance = match before {
             None => Acceptance::NotCompared,
             Some(before) => match before
@@ -377,11 +392,15 @@ fn table_links(
             libpq: false,
             where_found,
             acceptance,
-            restorable: false,
-            remedy: format!(
-                "point it at acceptance with ALTER TABLE {} CONNECTION='server/table' (a server of mysql.servers) or CONNECTION='mysql://user:password@host:port/database/table', or drop it",
-                quote_ident(&table.table)
-            ),
+            restorable,
+            remedy: if table.table.starts_with(SWAP_NEW) || table.table.starts_with(SWAP_OLD) {
+                format!(
+                    "left by a `vault restore` interrupted while it created a FEDERATED table again: the next restore drops it; by hand: DROP TABLE {}",
+                    quote_ident(&table.table)
+                )
+            } else {
+                recreate_remedy(&table.table)
+            },
         });
     }
     for then in before.iter().flat_map(|b| &b.federated_tables) {
@@ -397,14 +416,26 @@ fn table_links(
                     parsed.map(|c| c.redacted()).unwrap_or_default()
                 ),
                 acceptance: Acceptance::Missing,
-                restorable: false,
+                restorable: !then.definition.is_empty(),
                 remedy: format!(
-                    "create the FEDERATED table {} again with acceptance's CONNECTION",
+                    "create the FEDERATED table {} again with acceptance's definition and CONNECTION",
                     quote_ident(&then.table)
                 ),
             });
         }
     }
+}
+
+/// What to run by hand: a FEDERATED table's CONNECTION cannot be altered
+/// (MariaDB 10.11: error 1031), so the table is created again, beside it
+/// first, so that it never goes missing.
+fn recreate_remedy(table: &str) -> String {
+    let name = quote_ident(table);
+    let new = quote_ident(&format!("{table}_new"));
+    let old = quote_ident(&format!("{table}_old"));
+    format!(
+        "create it again with acceptance's CONNECTION (ALTER TABLE ... CONNECTION fails on MariaDB): CREATE TABLE {new} as SHOW CREATE TABLE {name} shows it, with CONNECTION='server/table' (a server of mysql.servers) or CONNECTION='mysql://user:password@host:port/database/table'; then RENAME TABLE {name} TO {old}, {new} TO {name}; DROP TABLE {old}. Or drop it"
+    )
 }
 
 /// How the report names a FEDERATED table (listed with the kind of its link, a server).

@@ -3,7 +3,8 @@
 //! MySQL commits implicitly around DDL, so nothing inside the data
 //! transaction is DDL: the triggers of the restored tables are dropped before
 //! START TRANSACTION and re-created after COMMIT (or after ROLLBACK), and
-//! AUTO_INCREMENT is fixed after COMMIT. Temporary tables (staging) are the
+//! AUTO_INCREMENT is fixed after COMMIT, as are grants and links
+//! (`link_restore`). Temporary tables (staging) are the
 //! one exception both servers allow inside a transaction. docs/mysql.md
 //! explains the choices.
 
@@ -43,6 +44,8 @@ pub(super) struct RestoreState {
     batch_bytes: usize,
     /// GRANT and REVOKE statements to run after the data commit.
     pub(super) grant_statements: Vec<String>,
+    /// Acceptance's servers and FEDERATED tables, put back after the grants.
+    pub(super) links: super::link_restore::LinkPlan,
     /// The data transaction has committed: nothing is left to roll back.
     committed: bool,
     /// The vault whose side keeps the dropped triggers' definitions until
@@ -400,6 +403,8 @@ pub(super) async fn commit(
             failures.push(format!("grants: did not run {statement}: {}", e.message));
         }
     }
+    let links = std::mem::take(&mut state.links);
+    failures.extend(super::link_restore::apply(conn, database, links).await);
     if failures.is_empty() {
         return Ok(());
     }
@@ -451,6 +456,7 @@ pub(super) async fn rollback(
     state: &mut RestoreState,
 ) -> Result<(), ToolError> {
     state.grant_statements.clear();
+    state.links = Default::default();
     if std::mem::take(&mut state.committed) {
         // A step after the commit failed: the rows stay restored, and
         // the error says so.

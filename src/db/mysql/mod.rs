@@ -11,6 +11,7 @@ mod health;
 mod instance;
 mod jobs;
 mod link_check;
+mod link_restore;
 mod linked;
 mod load;
 mod parallel_capture;
@@ -477,16 +478,21 @@ impl Engine for Mysql {
         .await
     }
 
-    /// Plans the grant changes inside the data transaction; they run after
-    /// the commit, since GRANT and REVOKE commit implicitly.
+    /// Plans the grant and link changes inside the data transaction; they
+    /// run after the commit, since GRANT, REVOKE, CREATE SERVER and CREATE
+    /// TABLE commit implicitly.
     async fn restore_extras(
         &mut self,
         vault: &UnlockedVault,
         _config: &Config,
     ) -> Result<Vec<String>, ToolError> {
-        let (statements, lines) =
+        let (statements, mut lines) =
             grants::plan_restore(&mut self.conn, &self.database, vault).await?;
         self.restore.grant_statements = statements;
+        let (links, link_lines) =
+            link_restore::plan(&mut self.conn, &self.database, self.flavor, vault).await?;
+        self.restore.links = links;
+        lines.extend(link_lines);
         Ok(lines)
     }
 

@@ -171,6 +171,26 @@ pub fn endpoint(host: &str, port: Option<u16>, database: &str) -> Endpoint {
 /// Quoted identifiers, comments and other string literals are read past,
 /// so a column named `CONNECTION` or a comment that mentions it is no match.
 pub fn connection_option(create_table: &str) -> Option<String> {
+    connection_literal(create_table).map(|(text, _)| text)
+}
+
+/// `create_table` with its `CONNECTION` option's literal replaced by
+/// `connection`; `None` when it has no such option.
+pub fn with_connection(create_table: &str, connection: &str) -> Option<String> {
+    let (_, (start, end)) = connection_literal(create_table)?;
+    let chars: Vec<char> = create_table.chars().collect();
+    let before: String = chars[..start].iter().collect();
+    let after: String = chars[end..].iter().collect();
+    Some(format!("{before}{}{after}", string_literal(connection)))
+}
+
+/// A string literal as every sql_mode but NO_BACKSLASH_ESCAPES reads it.
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The `CONNECTION` literal's text and its span in characters.
+fn connection_literal(create_table: &str) -> Option<(String, (usize, usize))> {
     let chars: Vec<char> = create_table.chars().collect();
     let mut i = 0;
     let mut previous_word = String::new();
@@ -181,7 +201,7 @@ pub fn connection_option(create_table: &str) -> Option<String> {
             '\'' | '"' | '`' => {
                 let (text, next) = quoted(&chars, i);
                 if c == '\'' && after_equals && previous_word.eq_ignore_ascii_case("CONNECTION") {
-                    return Some(text);
+                    return Some((text, (i, next)));
                 }
                 previous_word.clear();
                 after_equals = false;
@@ -284,5 +304,25 @@ mod tests {
             connection_option("CREATE TABLE t (id int) ENGINE=InnoDB"),
             None
         );
+    }
+
+    #[test]
+    fn the_connection_option_is_replaced_in_place() {
+        let sql = "CREATE TABLE `t` (\n  `id` int COMMENT 'CONNECTION=''x'''\n) ENGINE=FEDERATED \
+                   CONNECTION='prod_link/cases' COMMENT='c'";
+        let replaced = with_connection(sql, "acc_link/it's\\").unwrap();
+        assert!(
+            replaced.ends_with("CONNECTION='acc_link/it''s\\\\' COMMENT='c'"),
+            "{replaced}"
+        );
+        assert!(
+            replaced.contains("COMMENT 'CONNECTION=''x'''"),
+            "{replaced}"
+        );
+        assert_eq!(
+            connection_option(&replaced).as_deref(),
+            Some("acc_link/it's\\")
+        );
+        assert!(with_connection("CREATE TABLE t (id int)", "x").is_none());
     }
 }
