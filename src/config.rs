@@ -22,6 +22,19 @@ pub struct Config {
     pub compare: Option<CompareSettings>,
     /// Who is kept out of acceptance until its data is clean.
     pub quarantine: Option<QuarantineSettings>,
+    /// Acceptance's own code objects captured whole.
+    pub objects: Option<ObjectsSettings>,
+}
+
+/// `[objects]`: views, routines, triggers and events (`schema.name`; SQLite
+/// `main.name`) captured with their definitions and re-created after the
+/// restore when the refresh removed or changed them. Each must exist at
+/// capture.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsSettings {
+    #[serde(default)]
+    pub keep: Vec<String>,
 }
 
 /// `[quarantine]`: the roles (PostgreSQL) or accounts (MariaDB/MySQL) kept
@@ -220,6 +233,21 @@ impl Config {
                         format!("production.hosts[{i}]"),
                         "a host pattern is empty",
                     ));
+                }
+            }
+        }
+        if let Some(objects) = &self.objects {
+            let mut kept = std::collections::BTreeSet::new();
+            for (i, name) in objects.keep.iter().enumerate() {
+                let at = format!("objects.keep[{i}]");
+                if name.split('.').count() != 2 || name.split('.').any(|p| p.trim().is_empty()) {
+                    return Err(error(
+                        at,
+                        format!("\"{name}\" is not schema.name (SQLite: main.name)"),
+                    ));
+                }
+                if !kept.insert(name.as_str()) {
+                    return Err(error(at, format!("{name} is kept twice")));
                 }
             }
         }

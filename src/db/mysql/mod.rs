@@ -13,6 +13,7 @@ mod jobs;
 mod link_check;
 mod linked;
 mod load;
+mod objects;
 mod parallel_capture;
 mod quarantine;
 mod sanitize;
@@ -401,6 +402,7 @@ impl Engine for Mysql {
         lines.push(capture::capture_links(&mut self.conn, &self.database, writer).await?);
         let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
         lines.push(crate::jobs::write_record(writer, &jobs)?);
+        lines.extend(crate::objects::capture(self, config, writer).await?);
         Ok(lines)
     }
 
@@ -487,6 +489,7 @@ impl Engine for Mysql {
         let (statements, lines) =
             grants::plan_restore(&mut self.conn, &self.database, vault).await?;
         self.restore.grant_statements = statements;
+        self.restore.kept_objects = crate::objects::read_kept(vault)?;
         Ok(lines)
     }
 
