@@ -91,7 +91,7 @@ pub struct ObjectChange {
     pub object: String,
     /// `removed` or `changed`.
     pub change: String,
-    /// Re-created from the vault (`[objects] keep`).
+    /// Re-created from the vault (`[objects] keep`); in a dry run, would be.
     pub recreated: bool,
 }
 
@@ -289,11 +289,19 @@ pub fn exists(object: &CodeObject, now: &[CodeObject]) -> bool {
 /// Compares the catalogue recorded at capture with the database's now:
 /// every recorded object missing or with another digest, those the
 /// restore re-created marked so.
+///
+/// In a dry run the database is as the refresh left it, and every kept
+/// object listed is one the restore would re-create.
 pub async fn after_restore<C: CodeObjects>(
     db: &mut C,
     vault: &UnlockedVault,
+    dry_run: bool,
 ) -> Result<ObjectsSummary, ToolError> {
     let recreated = db.recreated_objects();
+    let kept: Vec<String> = match dry_run {
+        true => read_kept(vault)?.iter().map(|k| k.object.label()).collect(),
+        false => Vec::new(),
+    };
     let Some(record) = read_json::<Vec<CodeObject>>(vault, CATALOGUE_KIND)? else {
         return Ok(ObjectsSummary {
             changes: Vec::new(),
@@ -310,9 +318,9 @@ pub async fn after_restore<C: CodeObjects>(
             changes.push(done.clone());
         } else if let Some(change) = change_of(object, &now) {
             changes.push(ObjectChange {
+                recreated: kept.contains(&label),
                 object: label,
                 change: change.into(),
-                recreated: false,
             });
         }
     }

@@ -285,7 +285,7 @@ pub async fn restore<E: Engine + crate::objects::CodeObjects>(
             }
         }
         // The catalogue as the refresh left it (a rehearsal was rolled back).
-        summary.objects = Some(crate::objects::after_restore(db, vault).await?);
+        summary.objects = Some(crate::objects::after_restore(db, vault, true).await?);
         return Ok(summary);
     }
     db.begin_restore(&infos).await?;
@@ -295,7 +295,7 @@ pub async fn restore<E: Engine + crate::objects::CodeObjects>(
                 // The rows are committed: a catalogue that cannot be read
                 // is a note, not a failed restore.
                 summary.objects = Some(
-                    crate::objects::after_restore(db, vault)
+                    crate::objects::after_restore(db, vault, false)
                         .await
                         .unwrap_or_else(|e| crate::objects::ObjectsSummary {
                             changes: Vec::new(),

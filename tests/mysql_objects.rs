@@ -9,7 +9,8 @@ const SCHEMA: &str = "
 CREATE TABLE app_user (user_id int PRIMARY KEY, login varchar(20) NOT NULL, role varchar(10) NOT NULL);
 CREATE TABLE audit (line varchar(40));";
 
-/// What only acceptance has (production's view `v_logins` differs).
+/// What only acceptance has (production has its own `v_logins` and
+/// `reset_testdata`).
 const OWN: &[&str] = &[
     "CREATE PROCEDURE reset_testdata() UPDATE app_user SET login = 'tester' WHERE user_id = 1",
     "CREATE VIEW v_testers AS SELECT login FROM app_user WHERE role = 'test'",
@@ -30,6 +31,7 @@ fn databases(server: &std::sync::Arc<mysql::Server>) -> (Db, Db) {
     production.exec(SCHEMA);
     production.exec("INSERT INTO app_user VALUES (7, 'dr.visser', 'doctor')");
     production.exec("CREATE VIEW v_logins AS SELECT login FROM app_user");
+    production.exec("CREATE PROCEDURE reset_testdata() DELETE FROM app_user WHERE user_id < 0");
     (acceptance, production)
 }
 
@@ -40,8 +42,13 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
     else {
         return;
     };
+    let tester = server.account("obj_exec");
     let (acceptance, production) = databases(&server);
     let db = &acceptance.name;
+    acceptance.exec(&format!(
+        "GRANT EXECUTE ON PROCEDURE {db}.reset_testdata TO {}",
+        tester.spec()
+    ));
     let site = Site::with_url(&acceptance.url());
     site.configure(&format!(
         "[[preserve]]\ntable = \"app_user\"\n\n[objects]\nkeep = [\"{db}.reset_testdata\", \"{db}.v_testers\", \"{db}.v_logins\", \"{db}.trg_audit\", \"{db}.ev_cleanup\"]\n"
@@ -57,7 +64,7 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
     let run = site.restore(&["--steps", "restore", "--report-dir", s(&report)]);
     assert_eq!(run.code, 0, "{run:#?}");
     for line in [
-        format!("re-created procedure {db}.reset_testdata (removed by the refresh)"),
+        format!("re-created procedure {db}.reset_testdata (changed by the refresh)"),
         format!("re-created view {db}.v_testers (removed by the refresh)"),
         format!("re-created view {db}.v_logins (changed by the refresh)"),
         format!("re-created trigger {db}.trg_audit on {db}.app_user (removed by the refresh)"),

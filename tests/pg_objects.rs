@@ -54,6 +54,19 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
         "{captured:#?}"
     );
     server.refresh_from_dump(&acceptance, &production);
+    let dry = site.restore(&["--steps", "restore", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:#?}");
+    assert!(
+        dry.stdout.contains(
+            "would be re-created procedure public.reset_testdata() (removed by the refresh)"
+        ),
+        "{dry:#?}"
+    );
+    assert_eq!(
+        acceptance.one("SELECT count(*)::text FROM pg_proc WHERE proname = 'reset_testdata'"),
+        "0",
+        "the rehearsal was rolled back"
+    );
 
     let report = site.dir.path().join("report");
     let run = site.restore(&["--steps", "restore", "--report-dir", s(&report)]);

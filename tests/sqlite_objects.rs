@@ -49,6 +49,20 @@ fn removed_and_changed_objects_are_listed_and_the_kept_ones_created_again() {
         "{captured:#?}"
     );
     site.refresh();
+    let dry = site.restore(&["--steps", "restore", "--dry-run"]).expect(0);
+    assert!(
+        dry.stdout
+            .contains("would be re-created view main.v_testers (removed by the refresh)"),
+        "{dry:#?}"
+    );
+    assert!(
+        query(
+            &site.acceptance,
+            "SELECT name FROM sqlite_schema WHERE name = 'v_testers'"
+        )
+        .is_empty(),
+        "the dry run changed nothing"
+    );
     let report = site.path("report");
     let run = site
         .restore(&["--steps", "restore", "--report-dir", s(&report)])

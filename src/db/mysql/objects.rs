@@ -3,6 +3,7 @@
 use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::{AssertSqlSafe, Row};
 
+use super::grants::literal;
 use super::{Mysql, describe_error, mysql_error};
 use crate::exit::ToolError;
 use crate::objects::{CodeObject, CodeObjects, KeptObject, ObjectChange, digest_of};
@@ -113,6 +114,56 @@ async fn set_mode(conn: &mut MySqlConnection, mode: &str) -> Result<(), ToolErro
         .map_err(|e| mysql_error("", e))
 }
 
+/// The account privileges on one view or routine (`mysql.tables_priv`,
+/// `mysql.procs_priv`), as GRANT statements: dropping a routine drops its
+/// privileges, and a view's are read back the same way.
+async fn grants(
+    conn: &mut MySqlConnection,
+    database: &str,
+    kind: &str,
+    name: &str,
+    qualified: &str,
+) -> Result<Vec<String>, ToolError> {
+    let (query, on) = match kind {
+        "view" => (
+            "SELECT CAST(User AS CHAR), CAST(Host AS CHAR), CAST(Table_priv AS CHAR)
+             FROM mysql.tables_priv WHERE Db = ? AND Table_name = ? AND ? = 'view'
+             ORDER BY User, Host",
+            "TABLE",
+        ),
+        "procedure" | "function" => (
+            "SELECT CAST(User AS CHAR), CAST(Host AS CHAR), CAST(Proc_priv AS CHAR)
+             FROM mysql.procs_priv WHERE Db = ? AND Routine_name = ? AND Routine_type = UPPER(?)
+             ORDER BY User, Host",
+            if kind == "procedure" {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            },
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    let rows = sqlx::query(query)
+        .bind(database)
+        .bind(name)
+        .bind(kind)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| mysql_error(qualified, e))?;
+    Ok(rows
+        .iter()
+        .filter(|row| !text(row, 2).is_empty())
+        .map(|row| {
+            format!(
+                "GRANT {} ON {on} {qualified} TO {}@{}",
+                text(row, 2).to_uppercase().replace(',', ", "),
+                literal(&text(row, 0)),
+                literal(&text(row, 1))
+            )
+        })
+        .collect())
+}
+
 impl CodeObjects for Mysql {
     async fn code_objects(&mut self) -> Result<Vec<CodeObject>, ToolError> {
         catalogue(&mut self.conn, &self.database).await
@@ -131,7 +182,14 @@ impl CodeObjects for Mysql {
                     object.kind.to_uppercase()
                 )),
                 create,
-                grants: Vec::new(),
+                grants: grants(
+                    &mut self.conn,
+                    &self.database,
+                    &object.kind,
+                    name,
+                    &qualified,
+                )
+                .await?,
                 sql_mode,
             });
         }
@@ -172,6 +230,11 @@ pub(super) async fn recreate(
             failed = run(conn, &object.create, object.sql_mode.as_deref())
                 .await
                 .err();
+        }
+        for grant in &object.grants {
+            if failed.is_none() {
+                failed = run(conn, grant, None).await.err();
+            }
         }
         if let (Some(mode), Some(_)) = (&session, &object.sql_mode) {
             let _ = set_mode(conn, mode).await;
