@@ -44,17 +44,24 @@ struct Found {
 }
 
 /// Runs `work` with `search_path` set to `pg_catalog` alone (as pg_dump
-/// does), then resets it.
+/// does), then sets it back to what it was.
 async fn qualified<T>(
     conn: &mut PgConnection,
     work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, ToolError>,
 ) -> Result<T, ToolError> {
+    let before: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| pg_error("", e))?;
     sqlx::raw_sql("SET search_path = pg_catalog")
         .execute(&mut *conn)
         .await
         .map_err(|e| pg_error("", e))?;
     let result = work(conn).await;
-    let reset = sqlx::raw_sql("RESET search_path").execute(&mut *conn).await;
+    let reset = sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(&before)
+        .execute(&mut *conn)
+        .await;
     let value = result?;
     reset.map_err(|e| pg_error("", e))?;
     Ok(value)
