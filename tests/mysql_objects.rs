@@ -44,6 +44,10 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
     };
     let tester = server.account("obj_exec");
     let (acceptance, production) = databases(&server);
+    // Production has its own audit trigger of the same name.
+    production.exec(
+        "CREATE TRIGGER trg_audit BEFORE INSERT ON app_user FOR EACH ROW INSERT INTO audit VALUES ('production')",
+    );
     let db = &acceptance.name;
     acceptance.exec(&format!(
         "GRANT EXECUTE ON PROCEDURE {db}.reset_testdata TO {}",
@@ -67,7 +71,7 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
         format!("re-created procedure {db}.reset_testdata (changed by the refresh)"),
         format!("re-created view {db}.v_testers (removed by the refresh)"),
         format!("re-created view {db}.v_logins (changed by the refresh)"),
-        format!("re-created trigger {db}.trg_audit on {db}.app_user (removed by the refresh)"),
+        format!("re-created trigger {db}.trg_audit on {db}.app_user (changed by the refresh)"),
         format!("re-created event {db}.ev_cleanup (removed by the refresh)"),
         format!(
             "note: acceptance's own objects removed by the refresh, not kept: function {db}.only_acceptance"

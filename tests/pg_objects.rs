@@ -43,6 +43,11 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
     };
     let reader = server.role("obj_reader");
     let (acceptance, production) = databases(&server);
+    // Production has its own audit trigger and function of the same names.
+    production.exec(
+        "CREATE FUNCTION audit_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES ('production'); RETURN NEW; END $$;
+         CREATE TRIGGER trg_audit BEFORE INSERT ON app_user FOR EACH ROW EXECUTE FUNCTION audit_fn();",
+    );
     acceptance.exec(&format!("GRANT SELECT ON v_testers TO {}", reader.name));
     let site = Site::new(&acceptance);
     site.configure(
@@ -72,11 +77,11 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
     let run = site.restore(&["--steps", "restore", "--report-dir", s(&report)]);
     assert_eq!(run.code, 0, "{run:#?}");
     for line in [
-        "re-created function public.audit_fn() (removed by the refresh)",
+        "re-created function public.audit_fn() (changed by the refresh)",
         "re-created procedure public.reset_testdata() (removed by the refresh)",
         "re-created view public.v_logins (changed by the refresh)",
         "re-created view public.v_testers (removed by the refresh)",
-        "re-created trigger public.trg_audit on public.app_user (removed by the refresh)",
+        "re-created trigger public.trg_audit on public.app_user (changed by the refresh)",
         "note: acceptance's own objects removed by the refresh, not kept: function public.only_acceptance(n integer)",
     ] {
         assert!(run.stdout.contains(line), "{line}\n{run:#?}");
