@@ -127,3 +127,39 @@ fn nothing_is_listed_when_the_refresh_changed_no_object() {
     assert!(!run.stdout.contains("re-created"), "{run:#?}");
     assert!(!run.stdout.contains("by the refresh"), "{run:#?}");
 }
+
+#[test]
+fn a_kept_object_that_cannot_be_re_created_is_named_and_the_others_still_are() {
+    let Some(server) =
+        mysql::server("a_kept_object_that_cannot_be_re_created_is_named_and_the_others_still_are")
+    else {
+        return;
+    };
+    let (acceptance, production) = databases(&server);
+    let db = &acceptance.name;
+    // A view over a table only acceptance has: production's dump has no such table.
+    acceptance.exec("CREATE TABLE test_case (id int PRIMARY KEY, note varchar(20))");
+    acceptance
+        .exec("CREATE VIEW v_cases AS SELECT note FROM test_case WHERE note <> 'secret-literal'");
+    let site = Site::with_url(&acceptance.url());
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[objects]\nkeep = [\"{db}.v_cases\", \"{db}.v_testers\"]\n"
+    ));
+    site.capture().expect(0);
+    server.refresh(&acceptance, &production);
+    let run = site.restore(&["--steps", "restore"]).expect(1);
+    assert!(
+        run.stderr.contains("the rows were restored and committed")
+            && run
+                .stderr
+                .contains(&format!("objects: view {db}.v_cases was not re-created")),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("secret-literal"), "{run:#?}");
+    // The rows are in, and the other kept view was re-created.
+    assert_eq!(
+        acceptance.rows("SELECT login FROM app_user ORDER BY user_id"),
+        ["tester", "root"]
+    );
+    assert_eq!(acceptance.rows("SELECT login FROM v_testers"), ["tester"]);
+}
