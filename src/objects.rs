@@ -168,6 +168,15 @@ fn select_kept<'a>(
     Ok(chosen)
 }
 
+/// Checks, before the capture writes anything, that every name of
+/// `[objects] keep` is an object of the database.
+pub async fn check_kept<C: CodeObjects>(db: &mut C, config: &Config) -> Result<(), ToolError> {
+    match config.objects.as_ref().map(|o| o.keep.as_slice()) {
+        None | Some([]) => Ok(()),
+        Some(keep) => select_kept(keep, &db.code_objects().await?).map(|_| ()),
+    }
+}
+
 /// Writes the catalogue and, for `[objects] keep`, the definitions into
 /// the vault; the capture's lines.
 pub async fn capture<C: CodeObjects>(
