@@ -18,7 +18,9 @@ CREATE VIEW v_testers AS SELECT login FROM app_user WHERE role = 'test';
 CREATE VIEW v_logins AS SELECT login FROM app_user WHERE role <> 'admin';
 CREATE FUNCTION audit_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES ('secret-literal'); RETURN NEW; END $$;
 CREATE TRIGGER trg_audit AFTER INSERT ON app_user FOR EACH ROW EXECUTE FUNCTION audit_fn();
-CREATE FUNCTION only_acceptance(n int) RETURNS int LANGUAGE sql AS $$ SELECT n + 1 $$;";
+CREATE FUNCTION only_acceptance(n int) RETURNS int LANGUAGE sql AS $$ SELECT n + 1 $$;
+CREATE FUNCTION note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE EVENT TRIGGER vault_t_note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();";
 
 fn databases(server: &std::sync::Arc<pg::Server>) -> (Db, Db) {
     let acceptance = server.database("obj_a");
@@ -82,7 +84,7 @@ fn a_dump_refresh_s_removed_objects_are_listed_and_the_kept_ones_re_created() {
         "re-created view public.v_logins (changed by the refresh)",
         "re-created view public.v_testers (removed by the refresh)",
         "re-created trigger public.trg_audit on public.app_user (changed by the refresh)",
-        "note: acceptance's own objects removed by the refresh, not kept: function public.only_acceptance(n integer)",
+        "note: acceptance's own objects removed by the refresh, not kept: event trigger vault_t_note_ddl, function public.note_ddl(), function public.only_acceptance(n integer)",
     ] {
         assert!(run.stdout.contains(line), "{line}\n{run:#?}");
     }

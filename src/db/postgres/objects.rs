@@ -1,4 +1,6 @@
-//! PostgreSQL's code objects: views, functions, procedures and triggers of the database's own schemas (an extension's left out), read with `search_path` set to `pg_catalog` so that definitions are fully qualified, and the kept ones re-created inside the restore transaction.
+//! PostgreSQL's code objects: views, functions, procedures and triggers of the database's own schemas, and its event triggers (an extension's left out), read with `search_path` set to `pg_catalog` so that definitions are fully qualified, and the kept ones re-created inside the restore transaction.
+//!
+//! Event triggers have no schema: they are listed, and cannot be kept.
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
@@ -32,6 +34,12 @@ FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.
 WHERE NOT t.tgisinternal AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                   AND d.objid = c.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'event trigger', e.evtname::text, '',
+       concat_ws(' ', e.evtevent, e.evtfoid::regprocedure::text, array_to_string(e.evttags, ',')), '', e.oid::int8
+FROM pg_event_trigger e
+WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_event_trigger'::regclass
+                  AND d.objid = e.oid AND d.deptype = 'e')
 ORDER BY 1, 2, 3";
 
 /// One catalogue row: the object, its definition and oid.
