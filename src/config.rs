@@ -675,6 +675,22 @@ mod tests {
     }
 
     #[test]
+    fn objects_keep_names_are_schema_dot_name_once_each() {
+        let base = "[acceptance]\nurl_env = \"A\"\n[objects]\n";
+        assert_eq!(
+            parse_err(&format!("{base}keep = [\"v_testers\"]\n")),
+            "objects.keep[0]: \"v_testers\" is not schema.name (SQLite: main.name)"
+        );
+        assert_eq!(
+            parse_err(&format!("{base}keep = [\"public.v\", \"public.v\"]\n")),
+            "objects.keep[1]: public.v is kept twice"
+        );
+        assert!(parse_err(&format!("{base}kept = []\n")).contains("kept"));
+        let config = Config::parse(&format!("{base}keep = [\"main.v_testers\"]\n")).unwrap();
+        assert_eq!(config.objects.unwrap().keep, ["main.v_testers"]);
+    }
+
+    #[test]
     fn passwords_holding_url_delimiters_are_redacted_or_never_echoed() {
         for (text, shown) in [
             (

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::s;
 use common::workflow::{Cell, Site, exec, query};
+use common::{s, vault};
 
 const SCHEMA: &str = "
 CREATE TABLE app_user (user_id INTEGER PRIMARY KEY, login TEXT NOT NULL, role TEXT NOT NULL);
@@ -110,6 +110,12 @@ fn removed_and_changed_objects_are_listed_and_the_kept_ones_created_again() {
         assert!(markdown.contains(&shown), "{shown} in {markdown}");
     }
     assert!(!markdown.contains("secret-literal"), "{markdown}");
+    // The section is signed with the rest of the report.
+    vault(
+        ["report", "verify", s(&report), "--key-file", s(&site.key)],
+        &[],
+    )
+    .expect(0);
 }
 
 #[test]
