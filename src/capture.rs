@@ -117,7 +117,7 @@ fn order_parents_first(
 /// Captures every preserved table into a new vault at `out`. With
 /// `live_bars`, a bar per table is drawn on stderr (a terminal) while the
 /// tables stream; `progress` gets one line per finished table.
-pub async fn capture<E: Engine + crate::guard::ServerInstance>(
+pub async fn capture<E: Engine + crate::guard::ServerInstance + crate::objects::CodeObjects>(
     db: &mut E,
     config: &Config,
     out: &Path,
@@ -138,6 +138,7 @@ pub async fn capture<E: Engine + crate::guard::ServerInstance>(
         .hint("choose a new file name for the vault"));
     }
     let planned = plan(db, config).await?;
+    crate::objects::check_kept(db, config).await?;
     let source = planned[0].0.source.clone();
     let options = WriterOptions {
         source: source.to_string(),

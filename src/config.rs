@@ -22,6 +22,19 @@ pub struct Config {
     pub compare: Option<CompareSettings>,
     /// Who is kept out of acceptance until its data is clean.
     pub quarantine: Option<QuarantineSettings>,
+    /// Acceptance's own code objects captured whole.
+    pub objects: Option<ObjectsSettings>,
+}
+
+/// `[objects]`: views, routines, triggers and events (`schema.name`; SQLite
+/// `main.name`) captured with their definitions and re-created after the
+/// restore when the refresh removed or changed them. Each must exist at
+/// capture.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsSettings {
+    #[serde(default)]
+    pub keep: Vec<String>,
 }
 
 /// `[quarantine]`: the roles (PostgreSQL) or accounts (MariaDB/MySQL) kept
@@ -220,6 +233,21 @@ impl Config {
                         format!("production.hosts[{i}]"),
                         "a host pattern is empty",
                     ));
+                }
+            }
+        }
+        if let Some(objects) = &self.objects {
+            let mut kept = std::collections::BTreeSet::new();
+            for (i, name) in objects.keep.iter().enumerate() {
+                let at = format!("objects.keep[{i}]");
+                if name.split('.').count() != 2 || name.split('.').any(|p| p.trim().is_empty()) {
+                    return Err(error(
+                        at,
+                        format!("\"{name}\" is not schema.name (SQLite: main.name)"),
+                    ));
+                }
+                if !kept.insert(name.as_str()) {
+                    return Err(error(at, format!("{name} is kept twice")));
                 }
             }
         }
@@ -644,6 +672,22 @@ mod tests {
         );
         assert!(parse_err(&format!("{base}[[sanitize]]\ntable = \"t\"\n")).contains("one action"));
         assert!(parse_err(&format!("{base}[[preserve]]\ntable = \"a.b.c\"\n")).contains("a.b.c"));
+    }
+
+    #[test]
+    fn objects_keep_names_are_schema_dot_name_once_each() {
+        let base = "[acceptance]\nurl_env = \"A\"\n[objects]\n";
+        assert_eq!(
+            parse_err(&format!("{base}keep = [\"v_testers\"]\n")),
+            "objects.keep[0]: \"v_testers\" is not schema.name (SQLite: main.name)"
+        );
+        assert_eq!(
+            parse_err(&format!("{base}keep = [\"public.v\", \"public.v\"]\n")),
+            "objects.keep[1]: public.v is kept twice"
+        );
+        assert!(parse_err(&format!("{base}kept = []\n")).contains("kept"));
+        let config = Config::parse(&format!("{base}keep = [\"main.v_testers\"]\n")).unwrap();
+        assert_eq!(config.objects.unwrap().keep, ["main.v_testers"]);
     }
 
     #[test]

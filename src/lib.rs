@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod jobs;
 pub mod keys;
 pub mod links;
+pub mod objects;
 pub mod private_file;
 pub mod progress;
 pub mod quarantine;

@@ -23,6 +23,10 @@ pub struct RestoreSummary {
     pub extras: Vec<String>,
     /// Captured keys that named other rows in the target.
     pub collisions: Vec<KeyCollision>,
+    /// Acceptance's own views, routines, triggers and events that the
+    /// refresh removed or changed, and those re-created from the vault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<crate::objects::ObjectsSummary>,
 }
 
 impl RestoreSummary {
@@ -179,7 +183,7 @@ pub fn check_drift(
 
 /// Restores every captured table into `db` in one transaction. The guards
 /// have been checked by the caller; `source` is the vault's origin.
-pub async fn restore<E: Engine>(
+pub async fn restore<E: Engine + crate::objects::CodeObjects>(
     db: &mut E,
     vault: &UnlockedVault,
     config: &Config,
@@ -244,6 +248,7 @@ pub async fn restore<E: Engine>(
         notes,
         extras: Vec::new(),
         collisions: Vec::new(),
+        objects: None,
     };
     let infos: Vec<TableInfo> = plan.iter().map(|(_, info, _)| info.clone()).collect();
     if dry_run {
@@ -279,12 +284,29 @@ pub async fn restore<E: Engine>(
                 }
             }
         }
+        // The catalogue as the refresh left it (a rehearsal was rolled back).
+        summary.objects = Some(crate::objects::after_restore(db, vault, true).await?);
         return Ok(summary);
     }
     db.begin_restore(&infos).await?;
     match load_all(db, vault, &plan, &rules, &mut summary, progress).await {
         Ok(()) => match commit_with_extras(db, vault, config, &infos, &mut summary).await {
-            Ok(()) => Ok(summary),
+            Ok(()) => {
+                // The rows are committed: a catalogue that cannot be read
+                // is a note, not a failed restore.
+                summary.objects = Some(
+                    crate::objects::after_restore(db, vault, false)
+                        .await
+                        .unwrap_or_else(|e| crate::objects::ObjectsSummary {
+                            changes: Vec::new(),
+                            note: Some(format!(
+                                "acceptance's views, routines, triggers and events could not be compared with the vault's catalogue: {}",
+                                e.message
+                            )),
+                        }),
+                );
+                Ok(summary)
+            }
             Err(error) => Err(roll_back(db, error).await),
         },
         Err(error) => Err(roll_back(db, error).await),

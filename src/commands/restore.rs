@@ -290,6 +290,28 @@ fn write_json(
     crate::exit::write_json(out, &json)
 }
 
+/// The kept objects re-created, a line each, then the objects the refresh
+/// removed or changed and nothing re-created, as notes.
+fn print_objects(
+    out: &mut dyn Write,
+    summary: &crate::restore::RestoreSummary,
+) -> Result<(), ToolError> {
+    let Some(objects) = &summary.objects else {
+        return Ok(());
+    };
+    for change in objects.changes.iter().filter(|c| c.recreated) {
+        let line = change.recreated_line();
+        match summary.dry_run {
+            true => writeln!(out, "  would be {line}")?,
+            false => writeln!(out, "  {line}")?,
+        }
+    }
+    for note in objects.notes() {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
+
 fn print_restore(
     out: &mut dyn Write,
     summary: &crate::restore::RestoreSummary,
@@ -310,6 +332,7 @@ fn print_restore(
                 table.table, table.captured_rows, table.mode
             )?;
         }
+        print_objects(out, summary)?;
     } else {
         if summary.rehearsed {
             writeln!(
@@ -343,6 +366,7 @@ fn print_restore(
         for extra in &summary.extras {
             writeln!(out, "  {extra}")?;
         }
+        print_objects(out, summary)?;
         if summary.dry_run {
             return Ok(());
         }

@@ -13,6 +13,7 @@ use super::{
 use crate::config::{Config, DatabaseUrl, EngineKind};
 use crate::exit::ToolError;
 use crate::guard::{Destination, Instance, ServerInstance};
+use crate::objects::{CodeObject, CodeObjects, KeptObject, ObjectChange};
 use crate::quarantine::{Closing, Quarantine};
 
 /// A connection to whichever engine the URL names.
@@ -71,6 +72,20 @@ pub async fn closing<T>(
     let result = work(&mut db).await;
     db.close().await;
     result
+}
+
+impl CodeObjects for AnyEngine {
+    async fn code_objects(&mut self) -> Result<Vec<CodeObject>, ToolError> {
+        each!(self, db => db.code_objects().await)
+    }
+
+    async fn definitions(&mut self, objects: &[CodeObject]) -> Result<Vec<KeptObject>, ToolError> {
+        each!(self, db => db.definitions(objects).await)
+    }
+
+    fn recreated_objects(&mut self) -> Vec<ObjectChange> {
+        each!(self, db => db.recreated_objects())
+    }
 }
 
 impl ServerInstance for AnyEngine {

@@ -14,6 +14,7 @@ mod large_objects;
 mod link_check;
 mod links;
 mod load;
+mod objects;
 mod quarantine;
 mod row_hash;
 mod sanitize;
@@ -75,6 +76,8 @@ pub struct Postgres {
     declared_objects: Vec<(TableName, String)>,
     /// The large objects of the open restore transaction.
     objects: large_objects::restore::Restoring,
+    /// The kept code objects the open restore re-created.
+    recreated: Vec<crate::objects::ObjectChange>,
 }
 
 impl Postgres {
@@ -119,6 +122,7 @@ impl Postgres {
             quieted: Vec::new(),
             declared_objects: Vec::new(),
             objects: Default::default(),
+            recreated: Vec::new(),
         })
     }
 
@@ -440,6 +444,7 @@ impl Engine for Postgres {
         lines.extend(large_objects::capture::capture(&mut self.conn, config, writer).await?);
         let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
         lines.push(crate::jobs::write_record(writer, &jobs)?);
+        lines.extend(crate::objects::capture(self, config, writer).await?);
         Ok(lines)
     }
 
@@ -541,6 +546,9 @@ impl Engine for Postgres {
         vault: &UnlockedVault,
         _config: &Config,
     ) -> Result<Vec<String>, ToolError> {
+        // Kept code objects first, so that the grants below find them.
+        let kept = crate::objects::read_kept(vault)?;
+        self.recreated = objects::recreate(&mut self.conn, &kept).await?;
         let mut lines = grants::restore(&mut self.conn, vault).await?;
         lines.extend(links::restore(&mut self.conn, vault).await?);
         lines.extend(load::refresh_matviews(&mut self.conn, &self.restore).await?);

@@ -6,6 +6,7 @@ mod compare;
 mod health;
 mod instance;
 mod jobs;
+mod objects;
 mod quarantine;
 mod sanitize;
 
@@ -32,6 +33,10 @@ pub struct Sqlite {
     conn: SqliteConnection,
     path: PathBuf,
     saved_triggers: Vec<(String, String)>,
+    /// The kept code objects the open restore creates again before it commits.
+    kept_objects: Vec<crate::objects::KeptObject>,
+    /// Those it re-created.
+    recreated: Vec<crate::objects::ObjectChange>,
 }
 
 impl Sqlite {
@@ -70,6 +75,8 @@ impl Sqlite {
             conn,
             path,
             saved_triggers: Vec::new(),
+            kept_objects: Vec::new(),
+            recreated: Vec::new(),
         })
     }
 
@@ -446,6 +453,25 @@ impl Engine for Sqlite {
         Ok(counts)
     }
 
+    /// Views and triggers recorded (names and digests), and the kept ones whole.
+    async fn capture_extras(
+        &mut self,
+        config: &crate::config::Config,
+        writer: &vault_format::VaultWriter,
+    ) -> Result<Vec<String>, ToolError> {
+        crate::objects::capture(self, config, writer).await
+    }
+
+    /// The kept code objects, created again before the commit.
+    async fn restore_extras(
+        &mut self,
+        vault: &vault_format::UnlockedVault,
+        _config: &crate::config::Config,
+    ) -> Result<Vec<String>, ToolError> {
+        self.kept_objects = crate::objects::read_kept(vault)?;
+        Ok(Vec::new())
+    }
+
     /// SQLite's restore, triggers and `sqlite_sequence` included, is all
     /// inside its transaction.
     fn can_rehearse(&self) -> Result<(), &'static str> {
@@ -508,6 +534,8 @@ impl Engine for Sqlite {
             check_references(&mut self.conn, table).await?;
         }
         self.recreate_triggers().await?;
+        let kept = std::mem::take(&mut self.kept_objects);
+        self.recreated = objects::recreate(&mut self.conn, &kept).await?;
         if let Err(error) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
             // A deferred foreign key fails the COMMIT and leaves the
             // transaction open: name a table whose rows lost their parent.
@@ -530,6 +558,7 @@ impl Engine for Sqlite {
 
     async fn rollback(&mut self) -> Result<(), ToolError> {
         self.saved_triggers.clear();
+        self.kept_objects.clear();
         sqlx::raw_sql("ROLLBACK")
             .execute(&mut self.conn)
             .await

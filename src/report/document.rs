@@ -216,6 +216,38 @@ fn section_restore(out: &mut Vec<Block>, restore: &Value) {
     list(out, "Also restored:", restore, "extras");
     list(out, "Notes:", restore, "notes");
     section_collisions(out, restore);
+    if let Some(objects) = restore.get("objects").filter(|o| !o.is_null()) {
+        section_objects(out, objects);
+    }
+}
+
+/// Acceptance's own views, routines, triggers and events that the refresh
+/// removed or changed: names only, never a definition.
+fn section_objects(out: &mut Vec<Block>, objects: &Value) {
+    out.push(Block::Heading("Acceptance's own objects".into()));
+    let changes = items(objects, "changes");
+    if changes.is_empty() {
+        out.push(Block::Paragraph(
+            "The refresh removed or changed none of the views, routines, triggers and events recorded at capture.".into(),
+        ));
+    } else {
+        out.push(Block::Table {
+            headers: vec!["Object", "The refresh", "Re-created from the vault"],
+            rows: changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(&c["object"]),
+                        text(&c["change"]),
+                        yes_no(c["recreated"].as_bool() == Some(true)).into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if let Some(note) = objects.get("note").filter(|n| !n.is_null()) {
+        out.push(Block::Paragraph(text(note)));
+    }
 }
 
 /// Captured keys that named other rows of the refreshed target: counts and

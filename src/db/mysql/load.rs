@@ -46,6 +46,10 @@ pub(super) struct RestoreState {
     pub(super) grant_statements: Vec<String>,
     /// Acceptance's servers and FEDERATED tables, put back after the grants.
     pub(super) links: super::link_restore::LinkPlan,
+    /// Kept code objects to re-create after the data commit.
+    pub(super) kept_objects: Vec<crate::objects::KeptObject>,
+    /// Those re-created.
+    pub(super) recreated: Vec<crate::objects::ObjectChange>,
     /// The data transaction has committed: nothing is left to roll back.
     committed: bool,
     /// The vault whose side keeps the dropped triggers' definitions until
@@ -364,8 +368,8 @@ fn key_match(table: &str, captured: &CapturedTable) -> String {
 }
 
 /// Checks references, drops the staging tables and commits; then, outside
-/// the transaction, moves AUTO_INCREMENT ahead, re-creates the triggers and
-/// runs the grant statements.
+/// the transaction, moves AUTO_INCREMENT ahead, re-creates the triggers,
+/// runs the grant statements and re-creates the kept code objects.
 pub(super) async fn commit(
     conn: &mut MySqlConnection,
     state: &mut RestoreState,
@@ -405,6 +409,10 @@ pub(super) async fn commit(
     }
     let links = std::mem::take(&mut state.links);
     failures.extend(super::link_restore::apply(conn, database, links).await);
+    let kept = std::mem::take(&mut state.kept_objects);
+    let (recreated, failed) = super::objects::recreate(conn, database, &kept).await;
+    state.recreated = recreated;
+    failures.extend(failed);
     if failures.is_empty() {
         return Ok(());
     }

@@ -14,6 +14,7 @@ mod link_check;
 mod link_restore;
 mod linked;
 mod load;
+mod objects;
 mod parallel_capture;
 mod quarantine;
 mod sanitize;
@@ -402,6 +403,7 @@ impl Engine for Mysql {
         lines.push(capture::capture_links(&mut self.conn, &self.database, writer).await?);
         let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
         lines.push(crate::jobs::write_record(writer, &jobs)?);
+        lines.extend(crate::objects::capture(self, config, writer).await?);
         Ok(lines)
     }
 
@@ -493,6 +495,7 @@ impl Engine for Mysql {
             link_restore::plan(&mut self.conn, &self.database, self.flavor, vault).await?;
         self.restore.links = links;
         lines.extend(link_lines);
+        self.restore.kept_objects = crate::objects::read_kept(vault)?;
         Ok(lines)
     }
 
