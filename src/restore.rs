@@ -274,6 +274,11 @@ pub async fn restore<E: Engine + crate::objects::CodeObjects>(
                 summary
                     .notes
                     .push(format!("the dry run did not rehearse the load: {why}"));
+                // What the extras would do is planned by reading only: a
+                // missing account fails the dry run as it would the restore.
+                let planned = db.restore_extras(vault, config).await;
+                let _ = db.rollback().await;
+                summary.extras.extend(planned?);
                 for (captured, _, rows) in &plan {
                     summary.tables.push(RestoredTable {
                         table: captured.table.to_string(),

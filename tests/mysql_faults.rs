@@ -260,3 +260,33 @@ fn a_grant_statement_that_fails_does_not_stop_the_others() {
         "the grant ran though the revoke before it failed"
     );
 }
+
+/// MariaDB's dry run cannot rehearse the load, but it plans the grants:
+/// accounts of `[grants]` that the target lacks fail it, every one named.
+#[test]
+fn the_dry_run_names_every_missing_account() {
+    let Some(server) = mysql::server("the_dry_run_names_every_missing_account") else {
+        return;
+    };
+    let first = server.account("dry_first");
+    let second = server.account("dry_second");
+    let db = server.database("dryacc");
+    db.exec("CREATE TABLE app_user (id int PRIMARY KEY, login varchar(20)); INSERT INTO app_user VALUES (1, 'a');");
+    let (a, b) = (first.spec(), second.spec());
+    db.exec(&format!(
+        "GRANT SELECT ON `{0}`.app_user TO {a}; GRANT SELECT ON `{0}`.app_user TO {b}",
+        db.name
+    ));
+    let site = Site::with_url(&db.url());
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[grants]\nroles = [\"{a}\", \"{b}\"]\n"
+    ));
+    site.capture().expect(0);
+    server.admin(&format!("DROP USER {a}; DROP USER {b}"));
+    let run = site.restore(&["--steps", "restore", "--dry-run"]).expect(1);
+    let error = run.error_line();
+    assert!(
+        error.contains(&first.name) && error.contains(&second.name),
+        "{run:#?}"
+    );
+}
