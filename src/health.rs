@@ -13,7 +13,6 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::db::Engine;
-use crate::db::any::{AnyEngine, each};
 use crate::exit::{Exit, ToolError};
 
 /// What kind of problem a finding is.
@@ -290,16 +289,6 @@ pub async fn health_keeping<E: HealthCheck>(
         findings,
         notes: second.notes,
     })
-}
-
-impl HealthCheck for AnyEngine {
-    async fn inspect_health(&mut self) -> Result<Inspection, ToolError> {
-        each!(self, db => db.inspect_health().await)
-    }
-
-    async fn repair_finding(&mut self, finding: &Finding) -> Result<Option<String>, ToolError> {
-        each!(self, db => db.repair_finding(finding).await)
-    }
 }
 
 #[cfg(test)]

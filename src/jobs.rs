@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vault_format::{UnlockedVault, VaultWriter};
 
-use crate::db::any::AnyEngine;
 use crate::exit::{Exit, ToolError};
 
 /// The record's stream in the vault and its metadata kind.
@@ -56,16 +55,6 @@ pub trait ScheduledJobs {
 
     /// Disables one job, in its own committed statement.
     async fn disable_job(&mut self, job: &Job) -> Result<(), ToolError>;
-}
-
-impl ScheduledJobs for AnyEngine {
-    async fn scheduled_jobs(&mut self) -> Result<Vec<Job>, ToolError> {
-        crate::db::any::each!(self, db => db.scheduled_jobs().await)
-    }
-
-    async fn disable_job(&mut self, job: &Job) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.disable_job(job).await)
-    }
 }
 
 /// Writes acceptance's jobs into the vault; the capture's line.

@@ -455,15 +455,6 @@ impl LinkCheck for crate::db::sqlite::Sqlite {
     }
 }
 
-impl LinkCheck for crate::db::any::AnyEngine {
-    async fn find_links(
-        &mut self,
-        captured: Option<&UnlockedVault>,
-    ) -> Result<FoundLinks, ToolError> {
-        crate::db::any::each!(self, db => db.find_links(captured).await)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,6 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::config::{Config, SanitizeRule};
-use crate::db::any::AnyEngine;
 use crate::db::{TableName, quote_ident};
 use crate::exit::{Exit, ToolError};
 pub use runnable::{UnrunnableTrigger, check_runnable};
@@ -567,97 +566,5 @@ fn filter_and(rule: &SanitizeRule) -> String {
     match &rule.filter {
         Some(filter) => format!("({filter}) AND "),
         None => String::new(),
-    }
-}
-
-impl Sanitizer for AnyEngine {
-    fn differs_sql(&self, column: &str, expression: &str) -> String {
-        crate::db::any::each!(self, db => db.differs_sql(column, expression))
-    }
-
-    fn table_sql(&self, table: &TableName) -> String {
-        crate::db::any::each!(self, db => db.table_sql(table))
-    }
-
-    async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError> {
-        crate::db::any::each!(self, db => db.table_columns(table).await)
-    }
-
-    async fn begin_sanitize(&mut self) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.begin_sanitize().await)
-    }
-
-    async fn begin_verify(&mut self) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.begin_verify().await)
-    }
-
-    async fn end_transaction(&mut self, commit: bool) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.end_transaction(commit).await)
-    }
-
-    async fn sanitize_execute(&mut self, sql: &str) -> Result<u64, ToolError> {
-        crate::db::any::each!(self, db => db.sanitize_execute(sql).await)
-    }
-
-    async fn sanitize_count(&mut self, sql: &str) -> Result<u64, ToolError> {
-        crate::db::any::each!(self, db => db.sanitize_count(sql).await)
-    }
-
-    async fn referencing_keys(&mut self, table: &TableName) -> Result<Vec<ForeignKey>, ToolError> {
-        crate::db::any::each!(self, db => db.referencing_keys(table).await)
-    }
-
-    async fn determinism(
-        &mut self,
-        table: &TableName,
-        fragment: &str,
-    ) -> Result<Determinism, ToolError> {
-        crate::db::any::each!(self, db => db.determinism(table, fragment).await)
-    }
-
-    async fn dependent_matviews(
-        &mut self,
-        tables: &[TableName],
-    ) -> Result<Vec<TableName>, ToolError> {
-        crate::db::any::each!(self, db => db.dependent_matviews(tables).await)
-    }
-
-    async fn refresh_matview(&mut self, view: &TableName) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.refresh_matview(view).await)
-    }
-
-    async fn user_triggers(&mut self, tables: &[TableName]) -> Result<Vec<String>, ToolError> {
-        crate::db::any::each!(self, db => db.user_triggers(tables).await)
-    }
-
-    async fn quiet_triggers(&mut self, tables: &[TableName]) -> Result<bool, ToolError> {
-        crate::db::any::each!(self, db => db.quiet_triggers(tables).await)
-    }
-
-    async fn wake_triggers(&mut self) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.wake_triggers().await)
-    }
-
-    async fn note_object_references(&mut self) -> Result<(), ToolError> {
-        crate::db::any::each!(self, db => db.note_object_references().await)
-    }
-
-    async fn unlink_released_objects(&mut self) -> Result<Vec<(u32, u64)>, ToolError> {
-        crate::db::any::each!(self, db => db.unlink_released_objects().await)
-    }
-
-    async fn count_unreferenced_objects(&mut self) -> Result<Option<u64>, ToolError> {
-        crate::db::any::each!(self, db => db.count_unreferenced_objects().await)
-    }
-
-    fn can_quiet_triggers(&self) -> bool {
-        crate::db::any::each!(self, db => db.can_quiet_triggers())
-    }
-
-    async fn unrunnable_triggers(
-        &mut self,
-        tables: &[TableName],
-    ) -> Result<Vec<UnrunnableTrigger>, ToolError> {
-        crate::db::any::each!(self, db => db.unrunnable_triggers(tables).await)
     }
 }

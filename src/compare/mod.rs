@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DatabaseUrl};
 use crate::db::Engine;
-use crate::db::any::{AnyEngine, each};
 use crate::exit::{Exit, ToolError};
 
 /// One schema object as an engine describes it: what it is, its name, and
@@ -113,50 +112,6 @@ pub trait Compare: Engine {
         &mut self,
         tables: &[String],
     ) -> Result<Vec<(String, String)>, ToolError>;
-}
-
-impl Compare for AnyEngine {
-    async fn read_only(&mut self) -> Result<(), ToolError> {
-        each!(self, db => db.read_only().await)
-    }
-
-    async fn sharing_server(&mut self) -> Result<(), ToolError> {
-        each!(self, db => db.sharing_server().await)
-    }
-
-    async fn snapshot(&mut self) -> Result<Snapshot, ToolError> {
-        each!(self, db => db.snapshot().await)
-    }
-
-    async fn bucket_sums(
-        &mut self,
-        relation: &Relation,
-        columns: &[String],
-        buckets: u32,
-    ) -> Result<Vec<BucketSum>, ToolError> {
-        each!(self, db => db.bucket_sums(relation, columns, buckets).await)
-    }
-
-    async fn bucket_keys(
-        &mut self,
-        relation: &Relation,
-        columns: &[String],
-        buckets: u32,
-        which: &[u32],
-    ) -> Result<Vec<(String, String)>, ToolError> {
-        each!(self, db => db.bucket_keys(relation, columns, buckets, which).await)
-    }
-
-    async fn estimated_rows(&mut self, relation: &Relation) -> Result<u64, ToolError> {
-        each!(self, db => db.estimated_rows(relation).await)
-    }
-
-    async fn derived_views(
-        &mut self,
-        tables: &[String],
-    ) -> Result<Vec<(String, String)>, ToolError> {
-        each!(self, db => db.derived_views(tables).await)
-    }
 }
 
 /// Whether the configuration explains a difference.

@@ -1,5 +1,7 @@
 //! One engine chosen at run time from the URL's scheme; every call is passed to that engine's module.
 
+mod steps;
+
 use std::io::Read;
 
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
