@@ -8,13 +8,13 @@
 //! and is disabled, each named in the output and the report. vault never
 //! enables a job, and leaves acceptance's recorded jobs as they are.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vault_format::{UnlockedVault, VaultWriter};
 
-use crate::exit::{Exit, ToolError};
+use crate::exit::ToolError;
 
 /// The record's stream in the vault and its metadata kind.
 const STREAM: &str = "extras/jobs";
@@ -74,26 +74,7 @@ pub fn write_record(writer: &VaultWriter, jobs: &[Job]) -> Result<String, ToolEr
 /// Acceptance's jobs from the vault; `None` when the vault has no record
 /// (written before jobs were recorded).
 pub fn read_record(vault: &UnlockedVault) -> Result<Option<Vec<Job>>, ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|e| e.metadata.get("kind").and_then(|k| k.as_str()) == Some(KIND))
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    vault
-        .stream(&entry.name)?
-        .read_to_end(&mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        ToolError::new(
-            Exit::Problem,
-            format!("the vault's jobs record cannot be read: {e}"),
-        )
-        .hint("restore only vaults written by `vault capture`")
-    })
+    crate::extras::read_json(vault, KIND)
 }
 
 /// The names of the database's jobs that the vault recorded as

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod env_vars;
 pub mod exit;
+pub mod extras;
 pub mod fragment;
 pub mod guard;
 pub mod health;

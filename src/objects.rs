@@ -7,13 +7,13 @@
 //! [`CodeObjects`] and re-creates the kept objects where its DDL allows
 //! (inside the restore transaction, or after the commit).
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use vault_format::{UnlockedVault, VaultWriter};
 
 use crate::config::Config;
-use crate::exit::{Exit, ToolError};
+use crate::exit::ToolError;
 
 /// The catalogue's stream and its metadata kind.
 const CATALOGUE_STREAM: &str = "extras/objects";
@@ -217,36 +217,9 @@ pub async fn capture<C: CodeObjects>(
     Ok(lines)
 }
 
-/// The JSON of the stream of `kind`; `None` when the vault has none.
-fn read_json<T: serde::de::DeserializeOwned>(
-    vault: &UnlockedVault,
-    kind: &str,
-) -> Result<Option<T>, ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|e| e.metadata.get("kind").and_then(|k| k.as_str()) == Some(kind))
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    vault
-        .stream(&entry.name)?
-        .read_to_end(&mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        ToolError::new(
-            Exit::Problem,
-            format!("the vault's {} stream cannot be read: {e}", entry.name),
-        )
-        .hint("restore only vaults written by `vault capture`")
-    })
-}
-
 /// The kept objects' definitions in the vault; none without `[objects] keep`.
 pub fn read_kept(vault: &UnlockedVault) -> Result<Vec<KeptObject>, ToolError> {
-    Ok(read_json(vault, KEPT_KIND)?.unwrap_or_default())
+    Ok(crate::extras::read_json(vault, KEPT_KIND)?.unwrap_or_default())
 }
 
 /// What happened to `recorded` in the database now: `None` when it is there as recorded.
@@ -311,7 +284,7 @@ pub async fn after_restore<C: CodeObjects>(
         true => read_kept(vault)?.iter().map(|k| k.object.label()).collect(),
         false => Vec::new(),
     };
-    let Some(record) = read_json::<Vec<CodeObject>>(vault, CATALOGUE_KIND)? else {
+    let Some(record) = crate::extras::read_json::<Vec<CodeObject>>(vault, CATALOGUE_KIND)? else {
         return Ok(ObjectsSummary {
             changes: Vec::new(),
             note: Some(
@@ -342,6 +315,7 @@ pub async fn after_restore<C: CodeObjects>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Exit;
 
     fn object(kind: &str, name: &str, digest: &str) -> CodeObject {
         CodeObject {

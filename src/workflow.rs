@@ -301,6 +301,21 @@ fn interrupted(
     (summary, Some(error))
 }
 
+/// Marks every step skipped before any ran: those asked for with `why`.
+fn skip_every_step(summary: &mut PipelineSummary, run: &Run<'_>, why: &str) {
+    for step in Step::ALL {
+        let figures = match run.steps.contains(&step) {
+            true => why.to_owned(),
+            false => "not asked for".to_owned(),
+        };
+        summary.steps.push(StepReport {
+            step,
+            outcome: Outcome::Skipped,
+            figures,
+        });
+    }
+}
+
 /// The note of a quarantine that stays closed: why, and how to open it.
 fn left_closed(record: &mut crate::quarantine::QuarantineRecord, why: &str, run: &Run<'_>) {
     if record.opened_at.is_none() && record.note.is_none() {
@@ -321,35 +336,21 @@ pub async fn run(
 ) -> (PipelineSummary, Option<crate::exit::ToolError>) {
     let mut summary = PipelineSummary::default();
     if let Err(error) = sanitize_can_run(db, run).await {
-        for step in Step::ALL {
-            let figures = if run.steps.contains(&step) {
-                "not run: sanitize could not run (a trigger it fires cannot)".into()
-            } else {
-                "not asked for".into()
-            };
-            summary.steps.push(StepReport {
-                step,
-                outcome: Outcome::Skipped,
-                figures,
-            });
-        }
+        skip_every_step(
+            &mut summary,
+            run,
+            "not run: sanitize could not run (a trigger it fires cannot)",
+        );
         return (summary, Some(error));
     }
     match close_quarantine(db, run).await {
         Ok(record) => summary.quarantine = record,
         Err(error) => {
-            for step in Step::ALL {
-                let figures = if run.steps.contains(&step) {
-                    "not run: the quarantine could not be closed".into()
-                } else {
-                    "not asked for".into()
-                };
-                summary.steps.push(StepReport {
-                    step,
-                    outcome: Outcome::Skipped,
-                    figures,
-                });
-            }
+            skip_every_step(
+                &mut summary,
+                run,
+                "not run: the quarantine could not be closed",
+            );
             let message = format!(
                 "the quarantine could not be closed, so nothing was restored: {}",
                 error.message
@@ -361,18 +362,11 @@ pub async fn run(
         match crate::jobs::stop_arrived(db, run.vault, run.dry_run).await {
             Ok(jobs) => summary.jobs = Some(jobs),
             Err(error) => {
-                for step in Step::ALL {
-                    let figures = if run.steps.contains(&step) {
-                        "not run: production's jobs could not be stopped".into()
-                    } else {
-                        "not asked for".into()
-                    };
-                    summary.steps.push(StepReport {
-                        step,
-                        outcome: Outcome::Skipped,
-                        figures,
-                    });
-                }
+                skip_every_step(
+                    &mut summary,
+                    run,
+                    "not run: production's jobs could not be stopped",
+                );
                 if let Some(record) = summary.quarantine.as_mut() {
                     left_closed(record, "production's jobs could not be stopped", run);
                 }

@@ -193,20 +193,7 @@ fn read_extra(
     vault: &UnlockedVault,
     kind: &str,
 ) -> Result<Option<(serde_json::Value, Vec<u8>)>, ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|entry| entry.metadata.get("kind").and_then(|k| k.as_str()) == Some(kind))
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    vault
-        .stream(&entry.name)?
-        .read_to_end(&mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
-    Ok(Some((entry.metadata.clone(), bytes)))
+    crate::extras::read(vault, kind)
 }
 
 /// Runs statements that return nothing.

@@ -64,24 +64,7 @@ pub fn write_record(writer: &VaultWriter, instance: &Instance) -> Result<(), Too
 
 /// The instance recorded at capture; `None` for a vault written before.
 pub fn read_record(vault: &UnlockedVault) -> Result<Option<RecordedInstance>, ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|e| e.metadata.get("kind").and_then(|k| k.as_str()) == Some(KIND))
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut vault.stream(&entry.name)?, &mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        ToolError::new(
-            crate::exit::Exit::Problem,
-            format!("the vault's instance record is not readable: {e}"),
-        )
-        .hint("restore only vaults written by `vault capture`")
-    })
+    crate::extras::read_json(vault, KIND)
 }
 
 /// Lines for the report: the instance at capture, now, and each change,

@@ -8,7 +8,7 @@
 //! all quoted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -371,25 +371,15 @@ pub(super) async fn plan_restore(
     database: &str,
     vault: &UnlockedVault,
 ) -> Result<(Vec<String>, Vec<String>), ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|e| e.metadata.get("kind").and_then(|k| k.as_str()) == Some(KIND))
-    else {
+    let Some((metadata, bytes)) = crate::extras::read(vault, KIND)? else {
         return Ok((Vec::new(), Vec::new()));
     };
     let bad = |what: String| {
         ToolError::new(Exit::Problem, format!("the vault's grants stream {what}"))
             .hint("restore only vaults written by `vault capture`")
     };
-    let accounts: Vec<Account> = serde_json::from_value(entry.metadata["accounts"].clone())
+    let accounts: Vec<Account> = serde_json::from_value(metadata["accounts"].clone())
         .map_err(|e| bad(format!("does not list its accounts: {e}")))?;
-    let mut bytes = Vec::new();
-    vault
-        .stream(&entry.name)?
-        .read_to_end(&mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
     let spellings = schema_spellings(database);
     let mut captured = Held::new();
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {

@@ -20,7 +20,7 @@ use vault_format::UnlockedVault;
 pub(super) use connection::{Connection, connection_option, string_literal, with_connection};
 
 use super::{Mysql, mysql_error, quote_ident};
-use crate::exit::{Exit, ToolError};
+use crate::exit::ToolError;
 use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind};
 
 /// The vault stream kind that holds acceptance's servers and FEDERATED
@@ -202,24 +202,7 @@ pub(super) async fn federated_tables(
 
 /// The servers and FEDERATED tables a vault holds; `None` when it has no such stream.
 pub(super) fn captured(vault: &UnlockedVault) -> Result<Option<CapturedLinks>, ToolError> {
-    let Some(entry) = vault
-        .manifest()
-        .streams
-        .iter()
-        .find(|e| e.metadata.get("kind").and_then(|k| k.as_str()) == Some(CAPTURED_KIND))
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut vault.stream(&entry.name)?, &mut bytes)
-        .map_err(|e| ToolError::from(vault_format::vault_error_of(e)))?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        ToolError::new(
-            Exit::Problem,
-            format!("the vault's mysql-servers stream is not valid: {e}"),
-        )
-        .hint("use only vaults written by `vault capture`")
-    })
+    crate::extras::read_json(vault, CAPTURED_KIND)
 }
 
 impl LinkCheck for Mysql {
