@@ -7,8 +7,9 @@ use serde::Serialize;
 use vault_format::{KeyMaterial, VaultWriter, WriterOptions};
 
 use crate::config::Config;
-use crate::db::{CapturedTable, Engine, TableCaptured, TableInfo, TableName};
+use crate::engine::{CapturedTable, Engine, TableCaptured};
 use crate::exit::{Exit, ToolError};
+use crate::names::{TableInfo, TableName};
 
 /// What a capture wrote.
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use vault_format::{FileKey, KeyMaterial};
 
 use crate::cli::{DemoArgs, DemoEngine};
 use crate::config::Config;
-use crate::db::Engine;
+use crate::engine::Engine;
 use crate::exit::{Exit, ToolError};
 
 const MARKER: &str = ".vault-demo";

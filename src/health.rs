@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::db::Engine;
+use crate::engine::Engine;
 use crate::exit::{Exit, ToolError};
 
 /// What kind of problem a finding is.

@@ -14,7 +14,7 @@ use serde::Serialize;
 use vault_format::UnlockedVault;
 
 use crate::config::{Config, DatabaseUrl, EngineKind};
-use crate::db::Engine;
+use crate::engine::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::guard::{UrlTarget, host_matches};
 

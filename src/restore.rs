@@ -4,8 +4,9 @@ use serde::Serialize;
 use vault_format::UnlockedVault;
 
 use crate::config::{Config, Mode, OnCollision};
-use crate::db::{CapturedTable, Engine, Identity, KeyCollision, LoadCounts, TableInfo, TableName};
+use crate::engine::{CapturedTable, Engine, KeyCollision, LoadCounts};
 use crate::exit::{Exit, ToolError};
+use crate::names::{Identity, TableInfo, TableName};
 
 /// What the restore did, table by table.
 #[derive(Debug, Serialize)]
@@ -103,7 +104,7 @@ pub fn check_scope(captured: &[(CapturedTable, u64)], config: &Config) -> Result
         let preserved = config
             .preserve
             .iter()
-            .find(|p| crate::db::TableName::parse(&p.table) == table.table);
+            .find(|p| crate::names::TableName::parse(&p.table) == table.table);
         let differs = match preserved {
             None => Some("it is no longer in [[preserve]]".to_owned()),
             Some(p) if normalized(p.filter.as_deref()) != normalized(table.filter.as_deref()) => {

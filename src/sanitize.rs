@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::config::{Config, SanitizeRule};
-use crate::db::{TableName, quote_ident};
 use crate::exit::{Exit, ToolError};
+use crate::names::{TableName, quote_ident};
 pub use runnable::{UnrunnableTrigger, check_runnable};
 pub(crate) use sql_text::read_sql;
 pub use verify::verify;

@@ -172,7 +172,7 @@ impl PipelineSummary {
 
 /// What the pipeline needs of the acceptance database: every step's trait.
 pub trait Pipeline:
-    crate::db::Engine
+    crate::engine::Engine
     + crate::sanitize::Sanitizer
     + crate::health::HealthCheck
     + crate::links::LinkCheck
@@ -182,7 +182,7 @@ pub trait Pipeline:
 }
 
 impl<E> Pipeline for E where
-    E: crate::db::Engine
+    E: crate::engine::Engine
         + crate::sanitize::Sanitizer
         + crate::health::HealthCheck
         + crate::links::LinkCheck
@@ -195,7 +195,7 @@ impl<E> Pipeline for E where
 pub struct Run<'a> {
     pub vault: &'a vault_format::UnlockedVault,
     pub config: &'a crate::config::Config,
-    pub target: &'a crate::db::Identity,
+    pub target: &'a crate::names::Identity,
     pub production: Option<&'a crate::config::DatabaseUrl>,
     pub steps: &'a [Step],
     pub dry_run: bool,
@@ -469,7 +469,7 @@ async fn run_step(
             )
             .await?;
             let rows: u64 = restored.tables.iter().map(|t| t.captured_rows).sum();
-            let sum = |f: fn(&crate::db::LoadCounts) -> u64| -> u64 {
+            let sum = |f: fn(&crate::engine::LoadCounts) -> u64| -> u64 {
                 restored.tables.iter().map(|t| f(&t.counts)).sum()
             };
             let counts = format!(

@@ -43,9 +43,9 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         .await?;
         crate::db::any::closing(db, async |db| {
             if let Some(vault) = &args.vault {
-                crate::db::Engine::keep_recovery_in(db, vault);
+                crate::engine::Engine::keep_recovery_in(db, vault);
             }
-            crate::db::Engine::declare_large_objects(db, &config);
+            crate::engine::Engine::declare_large_objects(db, &config);
             let own = match &unlocked {
                 Some(vault) => crate::jobs::own_jobs(db, vault).await?,
                 None => Vec::new(),
@@ -53,7 +53,7 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
             // With --fix and the vault, privileges the restore could not
             // give back (their object was missing then) are given back now.
             if let (true, Some(vault)) = (args.fix, &unlocked) {
-                for line in crate::db::Engine::reapply_grants(db, vault).await? {
+                for line in crate::engine::Engine::reapply_grants(db, vault).await? {
                     writeln!(notes, "{line}")?;
                 }
             }

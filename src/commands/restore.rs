@@ -5,7 +5,7 @@ use std::io::Write;
 use crate::cli::RestoreArgs;
 use crate::commands::capture::progress;
 use crate::commands::config_file::load_config;
-use crate::db::Engine;
+use crate::engine::Engine;
 use crate::exit::{Exit, ToolError};
 use crate::keys::{EnvLookup, require_unlock_key};
 use crate::report::resume::Resume;
@@ -81,7 +81,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
             )
             .await?;
             crate::db::any::closing(db, async |db| {
-                crate::db::Engine::declare_large_objects(db, &config);
+                crate::engine::Engine::declare_large_objects(db, &config);
                 let target = db.identity().await?;
                 target_identity = target.to_string();
                 let instance = crate::guard::ServerInstance::instance(db).await?;

@@ -43,7 +43,7 @@ pub fn run(
             notes,
         )
         .await?;
-        crate::db::Engine::declare_large_objects(&mut db, &config);
+        crate::engine::Engine::declare_large_objects(&mut db, &config);
         let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
         Ok::<_, ToolError>((db, summary))
     })?;

@@ -17,7 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DatabaseUrl};
-use crate::db::Engine;
+use crate::engine::Engine;
 use crate::exit::{Exit, ToolError};
 
 /// One schema object as an engine describes it: what it is, its name, and
@@ -417,7 +417,7 @@ async fn followers<E: crate::sanitize::Sanitizer>(
         .map(|r| r.table.clone())
         .collect();
     while let Some(parent) = queue.pop() {
-        let table = crate::db::TableName::parse(&parent);
+        let table = crate::names::TableName::parse(&parent);
         if db.table_columns(&table).await.ok().flatten().is_none() {
             continue;
         }

@@ -9,12 +9,11 @@ use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 use super::mysql::Mysql;
 use super::postgres::Postgres;
 use super::sqlite::Sqlite;
-use super::{
-    CapturedTable, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo, TableName,
-};
 use crate::config::{Config, DatabaseUrl, EngineKind};
+use crate::engine::{CapturedTable, Engine, KeyCollision, LoadCounts, TableCaptured};
 use crate::exit::ToolError;
 use crate::guard::{Destination, Instance, ServerInstance};
+use crate::names::{Identity, TableInfo, TableName};
 use crate::objects::{CodeObject, CodeObjects, KeptObject, ObjectChange};
 use crate::quarantine::{Closing, Quarantine};
 

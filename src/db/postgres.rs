@@ -28,13 +28,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
-use super::{
-    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo,
-    TableName, quote_ident,
-};
 use crate::config::{Config, DatabaseUrl, EngineKind};
+use crate::engine::{CapturedTable, Engine, KeyCollision, LoadCounts, TableCaptured};
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
+use crate::names::{Column, Identity, TableInfo, TableName, quote_ident};
 
 pub use instance::destination;
 

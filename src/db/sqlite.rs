@@ -18,12 +18,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqlSafeStr, SqlStr, TypeInfo, ValueRef};
 use vault_format::StreamWriter;
 
-use super::{
-    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableInfo, TableName,
-    quote_ident, quote_table,
-};
 use crate::config::{DatabaseUrl, EngineKind, Mode};
+use crate::engine::{CapturedTable, Engine, KeyCollision, LoadCounts};
 use crate::exit::{Exit, ToolError};
+use crate::names::{Column, Identity, TableInfo, TableName, quote_ident, quote_table};
 use crate::rowcodec::{self, Value};
 
 pub use instance::destination;

@@ -8,8 +8,8 @@ pub use destination::{Destination, Host};
 pub use instance::{Instance, ServerInstance};
 
 use crate::config::{Config, DatabaseUrl, EngineKind};
-use crate::db::Identity;
 use crate::exit::{Exit, ToolError};
+use crate::names::Identity;
 
 /// Host, port and database named by a URL, without connecting.
 #[derive(Debug, Clone, PartialEq, Eq)]

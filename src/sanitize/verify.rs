@@ -6,8 +6,8 @@ use super::{
     filter_and,
 };
 use crate::config::Config;
-use crate::db::{TableName, quote_ident};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident};
 
 /// Counts, in a fresh transaction that is then rolled back, what each rule
 /// should have removed or changed and is still there.

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use super::{Dependent, ForeignKey, OnDelete, Sanitizer, at};
 use crate::config::SanitizeRule;
-use crate::db::{TableName, quote_ident};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident};
 
 /// How deep the foreign-key walk goes before it gives up (a cycle of rows).
 const MAX_DEPTH: usize = 32;

@@ -4,11 +4,11 @@ use vault_format::UnlockedVault;
 
 use super::{AnyEngine, each};
 use crate::compare::{BucketSum, Compare, Relation, Snapshot};
-use crate::db::TableName;
 use crate::exit::ToolError;
 use crate::health::{Finding, HealthCheck, Inspection};
 use crate::jobs::{Job, ScheduledJobs};
 use crate::links::{FoundLinks, LinkCheck};
+use crate::names::TableName;
 use crate::sanitize::{Determinism, ForeignKey, Sanitizer, UnrunnableTrigger};
 
 impl LinkCheck for AnyEngine {

@@ -17,7 +17,7 @@ use vault_format::{StreamWriter, VaultWriter};
 
 use super::link_check::{CAPTURED_KIND, CapturedLinks, federated_tables, read_servers};
 use super::{mysql_error, quote_ident};
-use crate::db::CapturedTable;
+use crate::engine::CapturedTable;
 use crate::exit::ToolError;
 use crate::rowcodec::{self, Value};
 

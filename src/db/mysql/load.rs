@@ -20,8 +20,9 @@ use sqlx::mysql::MySqlConnection;
 
 use super::{mysql_error, quote_ident};
 use crate::config::Mode;
-use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName};
+use crate::engine::{CapturedTable, LoadCounts};
 use crate::exit::ToolError;
+use crate::names::{TableInfo, TableName};
 pub(super) use collisions::find as key_collisions;
 use insert::insert_rows;
 use references::check_references;

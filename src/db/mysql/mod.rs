@@ -27,13 +27,13 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use vault_format::{StreamWriter, UnlockedVault, VaultWriter};
 
-use super::{
-    CapturedTable, Column, Engine, Identity, KeyCollision, LoadCounts, TableCaptured, TableInfo,
-    TableName, capture_one_after_another,
-};
 use crate::config::{Config, DatabaseUrl, EngineKind};
+use crate::engine::{
+    CapturedTable, Engine, KeyCollision, LoadCounts, TableCaptured, capture_one_after_another,
+};
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
+use crate::names::{Column, Identity, TableInfo, TableName};
 use crate::rowcodec;
 
 pub use instance::destination;

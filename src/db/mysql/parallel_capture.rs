@@ -32,7 +32,7 @@ use vault_format::{StreamWriter, VaultWriter};
 
 use super::capture::{begin_snapshot, capture_rows};
 use super::{describe_error, mysql_error, open_session, quote_ident};
-use crate::db::{CapturedTable, TableCaptured};
+use crate::engine::{CapturedTable, TableCaptured};
 use crate::exit::ToolError;
 
 /// How long the lock may wait for transactions writing to the tables.

@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, Row};
 use super::linked::Linked;
 use super::trigger_definers;
 use super::{Mysql, mysql_error, quote_ident};
-use crate::db::TableName;
 use crate::exit::ToolError;
+use crate::names::TableName;
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, UnrunnableTrigger, read_sql};
 
 /// Functions whose value changes from one call to the next (or that change
@@ -115,7 +115,7 @@ impl Sanitizer for Mysql {
     fn differs_sql(&self, column: &str, expression: &str) -> String {
         format!(
             "NOT ({} <=> ({expression}))",
-            crate::db::quote_ident(column)
+            crate::names::quote_ident(column)
         )
     }
 

@@ -13,8 +13,8 @@ use sqlx::{AssertSqlSafe, Row};
 use super::row_hash::RowHashing;
 use super::{Postgres, pg_error};
 use crate::compare::{BucketSum, Compare, Relation, SchemaObject, Snapshot};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 
 /// Schemas left out: the system's, TOAST and temporary ones.
 const USER_SCHEMA: &str = "n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema']) \

@@ -17,8 +17,8 @@ use vault_format::{UnlockedVault, VaultWriter};
 
 use super::{execute, pg_error, read_extra};
 use crate::config::Config;
-use crate::db::quote_ident;
 use crate::exit::{Exit, ToolError};
+use crate::names::quote_ident;
 
 const STREAM: &str = "extras/pg-grants";
 const KIND: &str = "pg-grants";

@@ -16,9 +16,9 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, describe_error, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, HealthCheck, Inspection};
+use crate::names::quote_ident;
 
 /// Schemas the checks leave alone: the system's and other sessions' temporary ones.
 const USER_SCHEMA: &str = "n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema']) \

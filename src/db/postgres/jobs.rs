@@ -6,9 +6,9 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::jobs::{Job, ScheduledJobs};
+use crate::names::quote_ident;
 
 impl ScheduledJobs for Postgres {
     async fn scheduled_jobs(&mut self) -> Result<Vec<Job>, ToolError> {

@@ -19,8 +19,8 @@ use sqlx::postgres::PgConnection;
 
 use super::{pg_error, qualified, schema_of};
 use crate::config::Config;
-use crate::db::{TableName, quote_ident};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident};
 
 /// `lo_open` mode: read.
 pub(super) const INV_READ: i32 = 0x40000;

@@ -16,10 +16,10 @@ use vault_format::UnlockedVault;
 
 use super::links::{self, Links, Mapping, Server};
 use super::{Postgres, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::links::conninfo::find_in_sql;
 use crate::links::{Acceptance, Endpoint, FoundLink, FoundLinks, LinkCheck, LinkKind};
+use crate::names::quote_ident;
 
 /// Wrappers that connect through libpq: no host option means the local server.
 const LIBPQ_WRAPPERS: [&str; 2] = ["postgres_fdw", "dblink_fdw"];

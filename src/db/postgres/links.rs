@@ -15,8 +15,8 @@ use sqlx::postgres::PgConnection;
 use vault_format::{UnlockedVault, VaultWriter};
 
 use super::{execute, pg_error, read_extra};
-use crate::db::quote_ident;
 use crate::exit::{Exit, ToolError};
+use crate::names::quote_ident;
 
 const STREAM: &str = "extras/pg-foreign-servers";
 const KIND: &str = "pg-foreign-servers";

@@ -10,7 +10,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{describe_error, execute, pg_error, qualified};
 use crate::config::Mode;
-use crate::db::{CapturedTable, LoadCounts, TableInfo, TableName, quote_ident};
+use crate::engine::{CapturedTable, LoadCounts};
+use crate::names::{TableInfo, TableName, quote_ident};
 
 use crate::exit::{Exit, ToolError};
 pub(super) use collisions::find as key_collisions;

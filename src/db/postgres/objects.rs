@@ -6,8 +6,8 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 use crate::objects::{CodeObject, CodeObjects, KeptObject, ObjectChange, digest_of};
 
 /// Every object: kind, name, detail, definition, a view's options, oid.

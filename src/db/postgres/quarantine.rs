@@ -3,8 +3,8 @@
 use sqlx::AssertSqlSafe;
 
 use super::{Postgres, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 use crate::quarantine::{Closing, Quarantine};
 
 /// The database setting that records what a quarantine revoked.

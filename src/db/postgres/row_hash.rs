@@ -25,8 +25,8 @@ use sqlx::postgres::PgConnection;
 
 use super::pg_error;
 use crate::compare::Relation;
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 
 /// Built-in types whose extended hash differs whenever their text differs.
 const BINARY_EXACT: &[&str] = &[

@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::large_objects::{id_columns, release};
 use super::{Postgres, execute, pg_error, qualified, schema_of};
-use crate::db::TableName;
 use crate::exit::ToolError;
+use crate::names::TableName;
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer};
 
 /// Foreign keys whose parent is the table ($1 schema, $2 name); clones of
@@ -138,7 +138,7 @@ impl Sanitizer for Postgres {
                 &mut self.conn,
                 &format!(
                     "ALTER TABLE {table} DISABLE TRIGGER {}",
-                    crate::db::quote_ident(&trigger)
+                    crate::names::quote_ident(&trigger)
                 ),
             )
             .await?;
@@ -157,7 +157,7 @@ impl Sanitizer for Postgres {
                 &mut self.conn,
                 &format!(
                     "ALTER TABLE {table} {enable} {}",
-                    crate::db::quote_ident(&trigger)
+                    crate::names::quote_ident(&trigger)
                 ),
             )
             .await?;

@@ -6,8 +6,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
 use super::{bind, query_error, sql_str, stream_error};
-use crate::db::{CapturedTable, KeyCollision, TableName, quote_ident, quote_table};
+use crate::engine::{CapturedTable, KeyCollision};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident, quote_table};
 use crate::rowcodec;
 
 /// Where the colliding keys wait while their references are counted.

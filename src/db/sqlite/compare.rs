@@ -15,8 +15,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Sqlite, query_error};
 use crate::compare::{BucketSum, Compare, Relation, SchemaObject, Snapshot};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 
 /// Whitespace folded, so a reformatted but equal definition is equal.
 fn normalize(sql: &str) -> String {

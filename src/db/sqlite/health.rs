@@ -18,9 +18,9 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Sqlite, query_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, HealthCheck, Inspection};
+use crate::names::quote_ident;
 
 const SAVEPOINT: &str = "vault_health";
 

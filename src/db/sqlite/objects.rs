@@ -4,8 +4,8 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Sqlite, query_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 use crate::objects::{CodeObject, CodeObjects, KeptObject, ObjectChange, digest_of};
 
 /// Every view and trigger of `main`, with its statement.

@@ -10,8 +10,8 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Sqlite, query_error, schema_of};
-use crate::db::{TableName, quote_ident, quote_table};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident, quote_table};
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, read_sql};
 
 const VOLATILE: &[&str] = &[

@@ -5,8 +5,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{RestoreState, key_match, qualified, run};
 use crate::db::mysql::{mysql_error, quote_ident};
-use crate::db::{CapturedTable, KeyCollision, TableName};
+use crate::engine::{CapturedTable, KeyCollision};
 use crate::exit::ToolError;
+use crate::names::TableName;
 
 /// The colliding keys wait here while their references are counted (a
 /// temporary table may appear only once in a MySQL statement).

@@ -6,8 +6,9 @@ use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError};
 use sqlx::{AssertSqlSafe, MySql, Row};
 
 use crate::db::mysql::{describe_error, mysql_error, quote_ident};
-use crate::db::{CapturedTable, Column, TableInfo};
+use crate::engine::CapturedTable;
 use crate::exit::{Exit, ToolError};
+use crate::names::{Column, TableInfo};
 use crate::rowcodec::{self, Value};
 
 /// The most rows one INSERT carries.

@@ -3,10 +3,10 @@
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::db::TableInfo;
 use crate::db::mysql::linked::Linked;
 use crate::db::mysql::{mysql_error, quote_ident};
 use crate::exit::ToolError;
+use crate::names::TableInfo;
 
 /// One foreign key: child table, parent table, column pairs.
 struct ForeignKey {

@@ -4,9 +4,9 @@ use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{RestoreState, run};
-use crate::db::TableName;
 use crate::db::mysql::{SESSION_SETTINGS, mysql_error, quote_ident};
 use crate::exit::ToolError;
+use crate::names::TableName;
 
 /// A trigger as `SHOW CREATE TRIGGER` gave it.
 #[derive(serde::Serialize, serde::Deserialize)]

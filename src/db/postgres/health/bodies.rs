@@ -24,9 +24,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{USER_SCHEMA, not_extension_member};
 use crate::db::postgres::{describe_error, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
+use crate::names::quote_ident;
 
 /// One function or procedure to check.
 struct Body {

@@ -5,9 +5,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{CATALOG, USER_SCHEMA, quoted};
 use crate::db::postgres::{describe_error, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
+use crate::names::quote_ident;
 
 pub(super) async fn unvalidated_constraints(
     conn: &mut PgConnection,

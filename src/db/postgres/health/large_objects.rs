@@ -4,11 +4,11 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnection;
 
 use super::CATALOG;
-use crate::db::TableName;
 use crate::db::postgres::large_objects::{id_columns, release};
 use crate::db::postgres::{pg_error, qualified};
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
+use crate::names::TableName;
 
 /// How many object ids a finding's detail lists before it says "...".
 const LISTED: usize = 100;

@@ -5,9 +5,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{CATALOG, USER_SCHEMA, literal, quoted};
 use crate::db::postgres::pg_error;
-use crate::db::quote_ident;
 use crate::exit::ToolError;
 use crate::health::{Finding, FindingKind, Inspection};
+use crate::names::quote_ident;
 
 /// Sequences owned by a column (serial, identity) or named in a column's
 /// default, whose next value is a key the column already holds.

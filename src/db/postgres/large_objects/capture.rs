@@ -10,9 +10,9 @@ use vault_format::VaultWriter;
 use super::record::{Header, Privilege, write_header};
 use super::{INV_READ, IdColumn, PIECE, id_columns};
 use crate::config::Config;
-use crate::db::TableName;
 use crate::db::postgres::{pg_error, qualified};
 use crate::exit::ToolError;
+use crate::names::TableName;
 
 /// The `kind` of a large-object stream's metadata.
 pub const KIND: &str = "pg-large-objects";

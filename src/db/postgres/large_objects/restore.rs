@@ -10,8 +10,8 @@ use super::capture::{KIND, StreamMeta};
 use super::record::{Header, read_header};
 use super::{INV_WRITE, IdColumn, PIECE, id_columns, id_expr, release};
 use crate::db::postgres::{execute, pg_error};
-use crate::db::{TableInfo, TableName, quote_ident};
 use crate::exit::{Exit, ToolError};
+use crate::names::{TableInfo, TableName, quote_ident};
 
 /// The references the database held before the restore changed a row.
 const BEFORE: &str = "pg_temp.vault_lo_before";

@@ -5,8 +5,9 @@ use sqlx::postgres::PgConnection;
 
 use super::{RestoreState, key_match};
 use crate::db::postgres::{pg_error, qualified};
-use crate::db::{CapturedTable, KeyCollision, TableName, quote_ident};
+use crate::engine::{CapturedTable, KeyCollision};
 use crate::exit::ToolError;
+use crate::names::{TableName, quote_ident};
 
 /// The foreign keys that refer to `$1`, from tables not among `$2`:
 /// referring table, its columns, the referred columns.

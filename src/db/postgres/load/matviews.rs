@@ -6,8 +6,8 @@ use sqlx::postgres::PgConnection;
 use super::RestoreState;
 use crate::db::postgres::sanitize::MATVIEWS;
 use crate::db::postgres::{execute, pg_error};
-use crate::db::quote_ident;
 use crate::exit::ToolError;
+use crate::names::quote_ident;
 
 /// Refreshes every populated materialized view that reads a restored table,
 /// directly or through views, those nearer the tables first. A line each.
