@@ -441,20 +441,6 @@ pub fn is_secret_option(name: &str) -> bool {
     name.contains("password") || name == "sslkey" || name.contains("secret")
 }
 
-impl LinkCheck for crate::db::sqlite::Sqlite {
-    async fn find_links(
-        &mut self,
-        _captured: Option<&UnlockedVault>,
-    ) -> Result<FoundLinks, ToolError> {
-        Ok(FoundLinks {
-            no_link_objects: Some(
-                "SQLite has no link objects (no database links, foreign servers or subscriptions); nothing to check".into(),
-            ),
-            ..FoundLinks::default()
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

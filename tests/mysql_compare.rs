@@ -21,7 +21,7 @@ fn compare(acceptance: &Db, production: &Db, rest: &str) -> CompareSummary {
     let config = Config::parse(&config(acceptance, production, rest)).unwrap();
     vault::runtime()
         .unwrap()
-        .block_on(vault::compare::compare(&config, &|_| None))
+        .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap()
 }
 

@@ -398,7 +398,7 @@ fn compare_reads_documents_by_their_contents_not_their_ids() {
     .unwrap();
     let summary = vault::runtime()
         .unwrap()
-        .block_on(vault::compare::compare(&config, &|_| None))
+        .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap();
     let data: Vec<_> = summary
         .differences

@@ -28,7 +28,7 @@ fn compare(acceptance: &Path, production: &Path, rest: &str) -> CompareSummary {
     let config = Config::parse(&config(acceptance, production, rest)).unwrap();
     vault::runtime()
         .unwrap()
-        .block_on(vault::compare::compare(&config, &|_| None))
+        .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap()
 }
 

@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 use crate::cli::CompareArgs;
 use crate::commands::config_file::{load_config, text_env};
 use crate::compare::{Class, CompareSummary, Difference};
+use crate::config::Config;
+use crate::db;
 use crate::exit::{Exit, ToolError};
 use crate::keys::EnvLookup;
 
@@ -17,8 +19,7 @@ pub fn run(args: &CompareArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         .hint("run it on a terminal, or leave --show-keys out: the key digests match between runs of one vault's report only"));
     }
     let env_text = text_env(env);
-    let mut summary =
-        crate::runtime()?.block_on(async { crate::compare::compare(&config, &env_text).await })?;
+    let mut summary = crate::runtime()?.block_on(async { compare(&config, &env_text).await })?;
     // A key of this run only: the digests tell rows apart within the output.
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     getrandom::fill(key.as_mut())
@@ -30,6 +31,45 @@ pub fn run(args: &CompareArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
         print(&summary, out)?;
     }
     Ok(summary.exit())
+}
+
+/// Connects read-only to `[acceptance]` and `[production]` and compares
+/// them. Without `[production]` (or its URL) this is a usage error (exit 2).
+pub async fn compare(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompareSummary, ToolError> {
+    let config_error =
+        |e: crate::config::ConfigError| ToolError::usage(e.to_string()).hint("fix vault.toml");
+    let acceptance_url = config.acceptance_url(env).map_err(config_error)?;
+    let Some(production_url) = config.production_url(env).map_err(config_error)? else {
+        return Err(ToolError::usage(
+            "vault compare needs [production]: the configuration names no production database",
+        )
+        .hint("add [production] with url_env (or url) to vault.toml"));
+    };
+    if acceptance_url.engine() != production_url.engine() {
+        return Err(ToolError::usage(format!(
+            "acceptance is {} and production is {}: only databases of one engine can be compared",
+            acceptance_url.engine(),
+            production_url.engine()
+        )));
+    }
+    let acceptance = db::any::connect(&acceptance_url).await?;
+    let production = match db::any::connect(&production_url).await {
+        Ok(production) => production,
+        Err(error) => {
+            acceptance.close().await;
+            return Err(error);
+        }
+    };
+    db::any::closing(acceptance, async |acceptance| {
+        db::any::closing(production, async |production| {
+            crate::compare::compare_databases(config, &production_url, acceptance, production).await
+        })
+        .await
+    })
+    .await
 }
 
 /// At most `width` characters of one line of `text`.

@@ -316,45 +316,6 @@ pub async fn compare_databases<E: Compare + crate::sanitize::Sanitizer>(
     })
 }
 
-/// Connects read-only to `[acceptance]` and `[production]` and compares
-/// them. Without `[production]` (or its URL) this is a usage error (exit 2).
-pub async fn compare(
-    config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<CompareSummary, ToolError> {
-    let config_error =
-        |e: crate::config::ConfigError| ToolError::usage(e.to_string()).hint("fix vault.toml");
-    let acceptance_url = config.acceptance_url(env).map_err(config_error)?;
-    let Some(production_url) = config.production_url(env).map_err(config_error)? else {
-        return Err(ToolError::usage(
-            "vault compare needs [production]: the configuration names no production database",
-        )
-        .hint("add [production] with url_env (or url) to vault.toml"));
-    };
-    if acceptance_url.engine() != production_url.engine() {
-        return Err(ToolError::usage(format!(
-            "acceptance is {} and production is {}: only databases of one engine can be compared",
-            acceptance_url.engine(),
-            production_url.engine()
-        )));
-    }
-    let acceptance = crate::db::any::connect(&acceptance_url).await?;
-    let production = match crate::db::any::connect(&production_url).await {
-        Ok(production) => production,
-        Err(error) => {
-            acceptance.close().await;
-            return Err(error);
-        }
-    };
-    crate::db::any::closing(acceptance, async |acceptance| {
-        crate::db::any::closing(production, async |production| {
-            compare_databases(config, &production_url, acceptance, production).await
-        })
-        .await
-    })
-    .await
-}
-
 /// A configured table name in the form the snapshot uses (`public.` added
 /// on PostgreSQL when the name has no schema).
 fn qualify(name: &str, snapshot: &Snapshot) -> String {

@@ -6,6 +6,7 @@ mod compare;
 mod health;
 mod instance;
 mod jobs;
+mod link_check;
 mod objects;
 mod quarantine;
 mod sanitize;

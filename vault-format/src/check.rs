@@ -3,9 +3,11 @@
 use std::path::Path;
 
 use crate::bounded;
+use crate::crypto::VaultKeys;
 use crate::crypto::{self, FLAG_LAST, KNOWN_FLAGS, TAG_LEN};
 use crate::error::{Location, Result, VaultError};
 use crate::keys::KeyMaterial;
+use crate::manifest::Manifest;
 use crate::reader::Vault;
 
 /// What a successful check covered.
@@ -253,4 +255,23 @@ fn first_checksum_mismatch(vault: &Vault) -> Result<Option<(u32, u64)>> {
 
 fn column_error_blob(location: Location) -> VaultError {
     VaultError::damaged(location, "a column holds a value of the wrong type")
+}
+
+/// The read-back of a freshly written partial file (SPEC.md section 8 step 5).
+pub(crate) fn verify_written(path: &Path, keys: &VaultKeys, written: &Manifest) -> Result<()> {
+    let vault = Vault::open(path)?;
+    check_structure_of(&vault)?;
+    let manifest = crate::reader::read_manifest(
+        &vault.conn,
+        keys,
+        &vault.header().vault_id,
+        &vault.header_bytes,
+    )?;
+    if manifest != *written {
+        return Err(VaultError::damaged(
+            Location::Manifest,
+            "the manifest read back differs from the one written",
+        ));
+    }
+    crate::reader::check_manifest_against_index(&manifest, vault.header(), vault.streams())
 }

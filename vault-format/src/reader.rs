@@ -601,7 +601,7 @@ pub(crate) fn read_manifest(
 }
 
 /// Section 7: the manifest must agree with the header and the plaintext index.
-fn check_manifest_against_index(
+pub(crate) fn check_manifest_against_index(
     manifest: &Manifest,
     header: &Header,
     index: &[StreamInfo],
@@ -635,23 +635,4 @@ fn check_manifest_against_index(
         }
     }
     Ok(())
-}
-
-/// The read-back of a freshly written partial file (SPEC.md section 8 step 5).
-pub(crate) fn verify_written(path: &Path, keys: &VaultKeys, written: &Manifest) -> Result<()> {
-    let vault = Vault::open(path)?;
-    crate::check::check_structure_of(&vault)?;
-    let manifest = read_manifest(
-        &vault.conn,
-        keys,
-        &vault.header.vault_id,
-        &vault.header_bytes,
-    )?;
-    if manifest != *written {
-        return Err(VaultError::damaged(
-            Location::Manifest,
-            "the manifest read back differs from the one written",
-        ));
-    }
-    check_manifest_against_index(&manifest, &vault.header, &vault.streams)
 }

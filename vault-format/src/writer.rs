@@ -285,7 +285,7 @@ impl VaultWriter {
         )?;
         conn.close().map_err(|(_, e)| VaultError::from(e))?;
 
-        crate::reader::verify_written(partial.path(), &context.keys, &manifest)?;
+        crate::check::verify_written(partial.path(), &context.keys, &manifest)?;
         partial.publish(&final_path, false)?;
         Ok(VaultSummary {
             path: final_path,
