@@ -122,7 +122,7 @@ fn walkthrough(
     }
 
     let key = KeyMaterial::KeyFile(key);
-    let runtime = crate::runtime()?;
+    let runtime = crate::runtime::current_thread()?;
     let env = |name: &str| sample.url_env(name);
     let url = config
         .acceptance_url(&env)

@@ -32,6 +32,7 @@ pub mod redact;
 pub mod report;
 pub mod restore;
 pub mod rowcodec;
+pub mod runtime;
 pub mod sanitize;
 pub mod units;
 pub mod workflow;
@@ -44,13 +45,4 @@ use exit::{Exit, ToolError};
 /// material from the process environment.
 pub fn run(cli: cli::Cli, out: &mut dyn Write) -> Result<Exit, ToolError> {
     commands::run(cli.command, out, &keys::process_env)
-}
-
-/// The runtime that database commands run on: one thread, since each
-/// command holds one connection at a time.
-pub fn runtime() -> Result<tokio::runtime::Runtime, ToolError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ToolError::failed(format!("cannot start the async runtime: {e}")))
 }

@@ -63,6 +63,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/env_vars.rs",
             "src/interrupt.rs",
             "src/progress.rs",
+            "src/runtime.rs",
         ],
     ),
 ];

@@ -19,7 +19,7 @@ fn config(acceptance: &Db, production: &Db, rest: &str) -> String {
 
 fn compare(acceptance: &Db, production: &Db, rest: &str) -> CompareSummary {
     let config = Config::parse(&config(acceptance, production, rest)).unwrap();
-    vault::runtime()
+    vault::runtime::current_thread()
         .unwrap()
         .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap()
@@ -434,7 +434,7 @@ fn the_compare_reads_only() {
     acceptance.exec(ROWS);
     production.exec(ROWS);
     let url = vault::config::DatabaseUrl::parse(&acceptance.url()).unwrap();
-    let refused = vault::runtime().unwrap().block_on(async {
+    let refused = vault::runtime::current_thread().unwrap().block_on(async {
         use vault::compare::Compare;
         use vault::sanitize::Sanitizer;
         let mut db = vault::db::mysql::Mysql::connect(&url).await.unwrap();

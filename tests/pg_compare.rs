@@ -19,7 +19,7 @@ fn config(acceptance: &Db, production: &Db, rest: &str) -> String {
 
 fn compare(acceptance: &Db, production: &Db, rest: &str) -> CompareSummary {
     let config = Config::parse(&config(acceptance, production, rest)).unwrap();
-    vault::runtime()
+    vault::runtime::current_thread()
         .unwrap()
         .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap()

@@ -396,7 +396,7 @@ fn compare_reads_documents_by_their_contents_not_their_ids() {
         production.url()
     ))
     .unwrap();
-    let summary = vault::runtime()
+    let summary = vault::runtime::current_thread()
         .unwrap()
         .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap();

@@ -26,7 +26,7 @@ fn config(acceptance: &Path, production: &Path, rest: &str) -> String {
 
 fn compare(acceptance: &Path, production: &Path, rest: &str) -> CompareSummary {
     let config = Config::parse(&config(acceptance, production, rest)).unwrap();
-    vault::runtime()
+    vault::runtime::current_thread()
         .unwrap()
         .block_on(vault::commands::compare::compare(&config, &|_| None))
         .unwrap()

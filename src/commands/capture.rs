@@ -14,7 +14,7 @@ pub fn run(args: &CaptureArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     // A vault of production's data under acceptance's name is the wrong
     // vault: capture refuses production as the writing commands do.
     let (url, production) = super::guarded::guarded_urls(&config, env, out)?;
-    let runtime = crate::runtime()?;
+    let runtime = crate::runtime::current_thread()?;
     // On a terminal, live bars show each table; the finished-table lines
     // would repeat them, so they go nowhere.
     let live_bars = std::io::stderr().is_terminal();

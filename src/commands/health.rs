@@ -33,7 +33,7 @@ pub fn run(args: &HealthArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result
         }
         _ => None,
     };
-    let summary = crate::runtime()?.block_on(async {
+    let summary = crate::runtime::current_thread()?.block_on(async {
         let db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),

@@ -25,7 +25,7 @@ pub fn run(args: &LinksArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         }
         None => None,
     };
-    let runtime = crate::runtime()?;
+    let runtime = crate::runtime::current_thread()?;
     let summary = runtime.block_on(async {
         let db = crate::db::any::connect(&url).await?;
         crate::db::any::closing(db, async |db| {

@@ -18,7 +18,7 @@ pub fn open(
     // By hand, every quarantined account that is locked is unlocked
     // (PostgreSQL gives back what its record in the database says).
     let roles = config.quarantine_roles();
-    let opened = crate::runtime()?.block_on(async {
+    let opened = crate::runtime::current_thread()?.block_on(async {
         let db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),

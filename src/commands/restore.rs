@@ -67,7 +67,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     };
     crate::report::prepare_folder(&report_dir)?;
     let started = crate::report::now();
-    let runtime = crate::runtime()?;
+    let runtime = crate::runtime::current_thread()?;
     let mut progress = progress();
     let mut target_identity = String::new();
     let mut target_instance = Vec::new();

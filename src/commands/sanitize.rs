@@ -34,7 +34,7 @@ pub fn run(
         )?;
         return Ok(Exit::Success);
     }
-    let runtime = crate::runtime()?;
+    let runtime = crate::runtime::current_thread()?;
     let (mut db, summary) = runtime.block_on(async {
         let mut db = super::guarded::connect_acceptance(
             &url,

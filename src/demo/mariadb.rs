@@ -132,7 +132,7 @@ impl Server {
         }
         let server = Server {
             url,
-            runtime: crate::runtime()?,
+            runtime: crate::runtime::current_thread()?,
         };
         server.runtime.block_on(async {
             let mut conn = server.connect(None).await?;

@@ -6,7 +6,7 @@ use vault::health::{Finding, HealthSummary};
 /// `vault::health::health` on `url`, with or without repairs.
 pub fn check(url: &str, fix: bool) -> HealthSummary {
     let url = DatabaseUrl::parse(url).unwrap();
-    vault::runtime().unwrap().block_on(async {
+    vault::runtime::current_thread().unwrap().block_on(async {
         let mut db = vault::db::any::connect(&url).await.unwrap();
         vault::health::health(&mut db, fix).await.unwrap()
     })
