@@ -24,6 +24,25 @@ pub struct Config {
     pub quarantine: Option<QuarantineSettings>,
     /// Acceptance's own code objects captured whole.
     pub objects: Option<ObjectsSettings>,
+    /// Acceptance's own logins, kept whole across a refresh.
+    pub roles: Option<RolesSettings>,
+}
+
+/// `[roles]`: acceptance's own logins (PostgreSQL role names; MariaDB/MySQL
+/// accounts as `'user'@'host'`) captured whole (attributes, password
+/// verifier, validity, settings, memberships, privileges) and put back by the
+/// restore. Production's logins that acceptance never had are listed, and
+/// made unable to log in with `lock_others = true`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesSettings {
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Capture password verifiers (the default); `false` captures the rest
+    /// when the capturing account may not read them.
+    pub passwords: Option<bool>,
+    /// Make production's own logins unable to log in after the restore.
+    pub lock_others: Option<bool>,
 }
 
 /// `[objects]`: views, routines, triggers and events (`schema.name`; SQLite
@@ -182,12 +201,54 @@ impl Config {
         }
         match settings.and_then(|q| q.roles.clone()) {
             Some(roles) => roles,
-            None => self
-                .grants
-                .as_ref()
-                .map(|g| g.roles.clone())
-                .unwrap_or_default(),
+            None => {
+                let mut roles: Vec<String> = self
+                    .grants
+                    .as_ref()
+                    .map(|g| g.roles.clone())
+                    .unwrap_or_default();
+                for kept in self.kept_roles() {
+                    if !roles.contains(kept) {
+                        roles.push(kept.clone());
+                    }
+                }
+                roles
+            }
         }
+    }
+
+    /// `[roles] keep`: the logins kept whole.
+    pub fn kept_roles(&self) -> &[String] {
+        self.roles
+            .as_ref()
+            .map(|r| r.keep.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The roles whose privileges are captured and put back: `[grants]
+    /// roles` and the kept logins (keeping a login keeps what it may do).
+    pub fn privileged_roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .grants
+            .iter()
+            .flat_map(|g| g.roles.iter().cloned())
+            .collect();
+        for kept in self.kept_roles() {
+            if !roles.contains(kept) {
+                roles.push(kept.clone());
+            }
+        }
+        roles
+    }
+
+    /// Whether password verifiers are captured (`[roles] passwords`, on by default).
+    pub fn capture_passwords(&self) -> bool {
+        self.roles.as_ref().and_then(|r| r.passwords) != Some(false)
+    }
+
+    /// Whether production's own logins are locked after the restore.
+    pub fn lock_others(&self) -> bool {
+        self.roles.as_ref().and_then(|r| r.lock_others) == Some(true)
     }
 
     /// Reads and validates a configuration file. Nothing connects here.
@@ -291,6 +352,25 @@ impl Config {
                 if role.trim().is_empty() {
                     return Err(error("grants.roles", "a role name is empty"));
                 }
+            }
+        }
+        if let Some(roles) = &self.roles {
+            for role in &roles.keep {
+                if role.trim().is_empty() {
+                    return Err(error("roles.keep", "a role name is empty"));
+                }
+                if role.eq_ignore_ascii_case("public") {
+                    return Err(error(
+                        "roles.keep",
+                        "PUBLIC is not a login; name the roles that log in",
+                    ));
+                }
+            }
+            if roles.keep.is_empty() && roles.lock_others == Some(true) {
+                return Err(error(
+                    "roles.lock_others",
+                    "lock_others needs the logins acceptance keeps in roles.keep, so that they are not locked",
+                ));
             }
         }
         for role in self

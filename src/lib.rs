@@ -31,6 +31,7 @@ pub mod quarantine;
 pub mod redact;
 pub mod report;
 pub mod restore;
+pub mod roles;
 pub mod rowcodec;
 pub mod runtime;
 pub mod sanitize;

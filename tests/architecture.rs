@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/jobs.rs",
             "src/guard/",
             "src/quarantine.rs",
+            "src/roles.rs",
             "src/extras.rs",
         ],
     ),

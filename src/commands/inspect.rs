@@ -27,6 +27,8 @@ pub struct Report {
     /// Whether the manifest (the commit record) is present.
     pub committed: bool,
     pub streams: Vec<StreamView>,
+    /// The logins kept by `[roles]`, by name (their definitions are encrypted).
+    pub kept_roles: Vec<String>,
     pub totals: Totals,
     pub key_slots: Vec<SlotView>,
 }
@@ -127,6 +129,7 @@ pub fn report(vault: &Vault) -> Report {
         chunk_size: header.chunk_size,
         committed: vault.is_committed(),
         streams,
+        kept_roles: crate::roles::kept_in(vault),
         totals,
         key_slots,
     }
@@ -157,6 +160,10 @@ fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "source       {}", or_unknown(&r.source))?;
     writeln!(out, "chunk size   {}", units::bytes(r.chunk_size.into()))?;
     writeln!(out, "state        {state}")?;
+    if !r.kept_roles.is_empty() {
+        let names: Vec<String> = r.kept_roles.iter().map(|n| units::printable(n)).collect();
+        writeln!(out, "kept logins  {}", names.join(", "))?;
+    }
     writeln!(out)?;
     write_streams(r, out)?;
     writeln!(out)?;

@@ -488,10 +488,13 @@ fn reason(
         );
     }
     if matches!(d.kind.as_str(), "privilege" | "column-privilege")
-        && let (Some(role), Some(grants)) = (&d.role, &config.grants)
-        && grants.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
+        && let Some(role) = &d.role
+        && config
+            .privileged_roles()
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role))
     {
-        return Some(format!("grant of [grants] role {role}"));
+        return Some(format!("grant of [grants] or [roles] role {role}"));
     }
     if d.kind != "data" {
         return None;

@@ -143,7 +143,7 @@ struct Grant {
 
 fn configured_accounts(config: &Config) -> Result<Vec<Account>, ToolError> {
     let mut accounts = Vec::new();
-    for text in config.grants.iter().flat_map(|g| &g.roles) {
+    for text in &config.privileged_roles() {
         let account = Account::parse(text).ok_or_else(|| {
             ToolError::usage(format!("grants.roles: {text:?} is not an account"))
                 .hint("name accounts as 'user'@'host'")

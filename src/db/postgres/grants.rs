@@ -161,9 +161,8 @@ const GRANTED_ONWARD: &str = concat!(
 /// The configured roles, `public` (any case) meaning PUBLIC.
 fn configured_roles(config: &Config) -> Vec<String> {
     let mut roles: Vec<String> = config
-        .grants
+        .privileged_roles()
         .iter()
-        .flat_map(|g| &g.roles)
         .map(|r| {
             if r.eq_ignore_ascii_case("public") {
                 "public".to_owned()
