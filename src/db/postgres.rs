@@ -6,6 +6,7 @@
 //! servers and user mappings). docs/postgres.md explains the choices.
 
 mod compare;
+mod database_state;
 mod grants;
 mod health;
 mod instance;
@@ -16,8 +17,10 @@ mod links;
 mod load;
 mod objects;
 mod quarantine;
+mod roles;
 mod row_hash;
 mod sanitize;
+mod settings;
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -422,7 +425,13 @@ impl Engine for Postgres {
         writer: &VaultWriter,
     ) -> Result<Vec<String>, ToolError> {
         let mut lines = Vec::new();
+        if let Some(line) = roles::capture(&mut self.conn, config, writer).await? {
+            lines.push(line);
+        }
         if let Some(line) = grants::capture(&mut self.conn, config, writer).await? {
+            lines.push(line);
+        }
+        if let Some(line) = database_state::capture(&mut self.conn, config, writer).await? {
             lines.push(line);
         }
         lines.push(links::capture(&mut self.conn, writer).await?);
@@ -529,14 +538,23 @@ impl Engine for Postgres {
     async fn restore_extras(
         &mut self,
         vault: &UnlockedVault,
-        _config: &Config,
+        config: &Config,
     ) -> Result<Vec<String>, ToolError> {
-        // Kept code objects first, so that the grants below find them.
+        // Kept logins first, so that the grants below find them; then kept
+        // code objects, so that the grants find them too.
+        let mut lines = roles::restore(&mut self.conn, vault).await?;
         let kept = crate::objects::read_kept(vault)?;
         self.recreated = objects::recreate(&mut self.conn, &kept).await?;
-        let mut lines = grants::restore(&mut self.conn, vault).await?;
+        lines.extend(grants::restore(&mut self.conn, vault).await?);
+        lines.extend(database_state::restore(&mut self.conn, vault).await?);
         lines.extend(links::restore(&mut self.conn, vault).await?);
         lines.extend(load::refresh_matviews(&mut self.conn, &self.restore).await?);
+        lines.extend(roles::production_logins(&mut self.conn, vault, config).await?);
+        let public = database_state::public_may_connect(vault)?;
+        lines.extend(
+            quarantine::withhold_connect(&mut self.conn, &config.privileged_roles(), public)
+                .await?,
+        );
         Ok(lines)
     }
 
