@@ -190,6 +190,12 @@ impl Cluster {
         copy
     }
 
+    /// The server's log so far (empty when it cannot be read).
+    #[allow(dead_code)]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
     /// The URL of a database of this cluster.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)

@@ -203,7 +203,7 @@ pub(super) async fn capture(
 /// The clauses of CREATE or ALTER ROLE that make a role's attributes,
 /// validity and connection limit the captured ones. The password clause is
 /// separate: it is the one that carries a verifier.
-fn attribute_clauses(definition: &RoleDefinition) -> String {
+fn attribute_clauses(definition: &RoleDefinition, with_validity: bool) -> String {
     let flag = |on: bool, word: &str| {
         if on {
             word.to_owned()
@@ -211,12 +211,15 @@ fn attribute_clauses(definition: &RoleDefinition) -> String {
             format!("NO{word}")
         }
     };
-    let valid_until = match &definition.valid_until {
-        Some(at) => format!("'{}'", at.replace('\'', "''")),
-        None => "'infinity'".to_owned(),
+    // A role without a limit has none (NULL); once it has one, only
+    // 'infinity' takes it away again, which PostgreSQL reads the same.
+    let valid_until = match (&definition.valid_until, with_validity) {
+        (_, false) => String::new(),
+        (Some(at), true) => format!(" VALID UNTIL '{}'", at.replace('\'', "''")),
+        (None, true) => " VALID UNTIL 'infinity'".to_owned(),
     };
     format!(
-        "{} {} {} {} {} {} {} CONNECTION LIMIT {} VALID UNTIL {valid_until}",
+        "{} {} {} {} {} {} {} CONNECTION LIMIT {}{valid_until}",
         flag(definition.superuser, "SUPERUSER"),
         flag(definition.inherit, "INHERIT"),
         flag(definition.create_role, "CREATEROLE"),
@@ -388,7 +391,7 @@ async fn restore_one(
                 conn,
                 format!(
                     "CREATE ROLE {name} WITH {}{password}",
-                    attribute_clauses(captured)
+                    attribute_clauses(captured, captured.valid_until.is_some())
                 ),
                 &captured.name,
             )
@@ -420,7 +423,7 @@ async fn restore_one(
             conn,
             format!(
                 "ALTER ROLE {name} WITH {}{password}",
-                attribute_clauses(captured)
+                attribute_clauses(captured, captured.valid_until != now.valid_until)
             ),
             &captured.name,
         )
