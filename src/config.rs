@@ -26,6 +26,36 @@ pub struct Config {
     pub objects: Option<ObjectsSettings>,
     /// Acceptance's own logins, kept whole across a refresh.
     pub roles: Option<RolesSettings>,
+    /// The search for sanitized values left anywhere after sanitize.
+    pub leak_scan: Option<LeakScanSettings>,
+    /// The columns that look like personal data and are accounted for.
+    pub coverage: Option<CoverageSettings>,
+}
+
+/// `[leak_scan]`: after sanitize, every text column of every table is
+/// searched for the values the rules removed or changed. On by default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeakScanSettings {
+    pub enabled: Option<bool>,
+    /// Values with fewer letters and digits than this are not looked for
+    /// (default 6).
+    pub min_length: Option<usize>,
+    /// Columns not searched: `table.column`, `schema.table.column`, `table.*`.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+}
+
+/// `[coverage]`: columns that look like personal data and that acceptance
+/// keeps as they are, so that the gate counts them as classified.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageSettings {
+    /// An unclassified column fails verify (exit 3).
+    pub strict: Option<bool>,
+    /// `table.column`, `schema.table.column`, `table.*` or `*.column`.
+    #[serde(default)]
+    pub keep: Vec<String>,
 }
 
 /// `[roles]`: acceptance's own logins (PostgreSQL role names; MariaDB/MySQL
@@ -217,6 +247,40 @@ impl Config {
         }
     }
 
+    /// Whether the leak scan runs (`[leak_scan] enabled`, on by default).
+    pub fn leak_scan_enabled(&self) -> bool {
+        self.leak_scan.as_ref().and_then(|l| l.enabled) != Some(false)
+    }
+
+    /// The fewest letters and digits a value needs to be looked for.
+    pub fn leak_scan_min_length(&self) -> usize {
+        self.leak_scan
+            .as_ref()
+            .and_then(|l| l.min_length)
+            .unwrap_or(6)
+    }
+
+    /// `[leak_scan] ignore`.
+    pub fn leak_scan_ignore(&self) -> &[String] {
+        self.leak_scan
+            .as_ref()
+            .map(|l| l.ignore.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// `[coverage] strict`.
+    pub fn coverage_strict(&self) -> bool {
+        self.coverage.as_ref().and_then(|c| c.strict) == Some(true)
+    }
+
+    /// `[coverage] keep`.
+    pub fn coverage_keep(&self) -> &[String] {
+        self.coverage
+            .as_ref()
+            .map(|c| c.keep.as_slice())
+            .unwrap_or_default()
+    }
+
     /// `[roles] keep`: the logins kept whole.
     pub fn kept_roles(&self) -> &[String] {
         self.roles
@@ -352,6 +416,32 @@ impl Config {
                 if role.trim().is_empty() {
                     return Err(error("grants.roles", "a role name is empty"));
                 }
+            }
+        }
+        if let Some(scan) = &self.leak_scan {
+            if let Some(min) = scan.min_length
+                && !(3..=100).contains(&min)
+            {
+                return Err(error(
+                    "leak_scan.min_length",
+                    format!("{min} is outside 3..=100: shorter values are too common to look for"),
+                ));
+            }
+            for pattern in &scan.ignore {
+                if !pattern.contains('.') || pattern.starts_with('.') || pattern.ends_with('.') {
+                    return Err(error(
+                        "leak_scan.ignore",
+                        format!("{pattern:?} is not table.column (or table.*)"),
+                    ));
+                }
+            }
+        }
+        for pattern in self.coverage.iter().flat_map(|c| &c.keep) {
+            if !pattern.contains('.') || pattern.starts_with('.') || pattern.ends_with('.') {
+                return Err(error(
+                    "coverage.keep",
+                    format!("{pattern:?} is not table.column (or table.*, *.column)"),
+                ));
             }
         }
         if let Some(roles) = &self.roles {

@@ -157,6 +157,15 @@ pub struct PipelineSummary {
     pub quarantine: Option<crate::quarantine::QuarantineRecord>,
     /// Production's scheduled jobs disabled at the start of the run.
     pub jobs: Option<crate::jobs::JobsSummary>,
+    /// The search for sanitized values left anywhere (part of verify).
+    pub leak_scan: Option<crate::leak_scan::LeakScanSummary>,
+    /// The columns that look like personal data, accounted for or not
+    /// (part of verify).
+    pub coverage: Option<crate::leak_scan::CoverageSummary>,
+    /// The fingerprints taken before sanitize, for verify's scan; only in
+    /// memory.
+    #[serde(skip)]
+    pub fingerprints: Option<crate::leak_scan::Fingerprints>,
 }
 
 impl PipelineSummary {
@@ -178,6 +187,7 @@ pub trait Pipeline:
     + crate::links::LinkCheck
     + crate::quarantine::Quarantine
     + crate::jobs::ScheduledJobs
+    + crate::leak_scan::LeakScan
 {
 }
 
@@ -188,6 +198,7 @@ impl<E> Pipeline for E where
         + crate::links::LinkCheck
         + crate::quarantine::Quarantine
         + crate::jobs::ScheduledJobs
+        + crate::leak_scan::LeakScan
 {
 }
 
@@ -202,6 +213,9 @@ pub struct Run<'a> {
     /// The configuration file, for the command that opens a quarantine.
     pub config_path: &'a std::path::Path,
 }
+
+/// What the key of the leak scan's fingerprints is derived for.
+const LEAK_SCAN_KEY_PURPOSE: &str = "leak scan fingerprints";
 
 /// What the key that digests row keys in the report is derived for.
 const COMPARE_KEY_PURPOSE: &str = "compare row key digests";
@@ -434,11 +448,43 @@ pub async fn run(
             Some(verify) if verify.objects_left.unwrap_or(0) > 0 => {
                 "verify found large objects that nothing refers to"
             }
+            Some(_)
+                if summary
+                    .leak_scan
+                    .as_ref()
+                    .is_some_and(|s| s.values_left() > 0) =>
+            {
+                "the leak scan found sanitized values left"
+            }
+            Some(_) if summary.coverage.as_ref().is_some_and(|c| c.fails()) => {
+                "columns of personal data are not classified ([coverage] strict)"
+            }
             _ => "verify did not run and pass in this run",
         };
         left_closed(record, why, run);
     }
     (summary, None)
+}
+
+/// Verify's scan for sanitized values (when fingerprints were taken before
+/// sanitize in this run) and the coverage gate.
+async fn scan_and_coverage(
+    db: &mut crate::db::any::AnyEngine,
+    run: &Run<'_>,
+    summary: &mut PipelineSummary,
+) -> Result<
+    (
+        Option<crate::leak_scan::LeakScanSummary>,
+        crate::leak_scan::CoverageSummary,
+    ),
+    crate::exit::ToolError,
+> {
+    let scanned = match summary.fingerprints.take() {
+        Some(prints) => Some(crate::leak_scan::scan(db, run.config, &prints).await?),
+        None => None,
+    };
+    let covered = crate::leak_scan::coverage(db, run.config).await?;
+    Ok((scanned, covered))
 }
 
 async fn run_step(
@@ -510,6 +556,11 @@ async fn run_step(
             if run.config.sanitize.is_empty() {
                 return Ok((Outcome::Ok, "no [[sanitize]] rules".into()));
             }
+            if run.config.leak_scan_enabled() && !run.dry_run {
+                let key = run.vault.derive_key(LEAK_SCAN_KEY_PURPOSE);
+                summary.fingerprints =
+                    Some(crate::leak_scan::fingerprint(db, run.config, &key).await?);
+            }
             let done = crate::sanitize::sanitize(db, run.config, run.dry_run).await?;
             let rows: u64 = done.rules.iter().map(|r| r.rows).sum();
             let figures = format!(
@@ -536,6 +587,7 @@ async fn run_step(
                 ));
             }
             let checked = crate::sanitize::verify(db, run.config).await?;
+            let (scanned, covered) = scan_and_coverage(db, run, summary).await?;
             let left = checked.rows_left();
             let unverifiable = checked
                 .rules
@@ -543,7 +595,7 @@ async fn run_step(
                 .filter(|r| r.rows_left.is_none())
                 .count();
             let objects = checked.objects_left.unwrap_or(0);
-            let figures = format!(
+            let mut figures = format!(
                 "{} rules checked, {left} rows left{}{}",
                 checked.rules.len(),
                 if objects > 0 {
@@ -557,9 +609,25 @@ async fn run_step(
                     String::new()
                 }
             );
+            let leaked = scanned.as_ref().map_or(0, |s| s.values_left());
+            if let Some(scanned) = &scanned {
+                figures.push_str(&format!(
+                    ", {leaked} values left in {} columns",
+                    scanned.columns_scanned
+                ));
+            }
+            let unclassified = covered.fails();
+            if unclassified {
+                figures.push_str(&format!(
+                    ", {} columns of personal data not classified",
+                    covered.unclassified.len()
+                ));
+            }
             summary.verify = Some(checked);
+            summary.leak_scan = scanned;
+            summary.coverage = Some(covered);
             (
-                if left > 0 || objects > 0 {
+                if left > 0 || objects > 0 || leaked > 0 || unclassified {
                     Outcome::Findings
                 } else {
                     Outcome::Ok

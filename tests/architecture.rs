@@ -43,6 +43,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/guard/",
             "src/quarantine.rs",
             "src/roles.rs",
+            "src/leak_scan.rs",
+            "src/leak_scan/",
             "src/extras.rs",
         ],
     ),
@@ -50,6 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "5 vocabulary",
         &[
             "src/names.rs",
+            "src/personal_data.rs",
             // The command line's types (clap derives): key options are read
             // by keys.rs, so they sit with the vocabulary, not the commands.
             "src/cli.rs",

@@ -226,6 +226,14 @@ fn print_summary(
         writeln!(out)?;
         crate::commands::sanitize::print(out, sanitized, summary.verify.as_ref())?;
     }
+    if let Some(scanned) = &summary.leak_scan {
+        crate::commands::sanitize::print_leak_scan(out, scanned)?;
+    }
+    if let Some(covered) = &summary.coverage
+        && covered.personal > 0
+    {
+        writeln!(out, "{}", covered.line())?;
+    }
     if let Some(health) = &summary.health {
         writeln!(out)?;
         crate::commands::health::print(health, out)?;

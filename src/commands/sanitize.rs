@@ -224,3 +224,26 @@ pub(crate) fn print(
     }
     Ok(())
 }
+
+/// The leak scan's line, then each column where values remain (counts only).
+pub fn print_leak_scan(
+    out: &mut dyn Write,
+    scanned: &crate::leak_scan::LeakScanSummary,
+) -> std::io::Result<()> {
+    writeln!(out, "{}", scanned.line())?;
+    for left in &scanned.remaining {
+        writeln!(
+            out,
+            "  {}.{}: {} values hold a value a rule removed or changed",
+            left.table, left.column, left.values
+        )?;
+    }
+    if !scanned.ignored.is_empty() {
+        writeln!(
+            out,
+            "  not searched ([leak_scan] ignore): {}",
+            scanned.ignored.join(", ")
+        )?;
+    }
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod health;
 mod instance;
 mod jobs;
 mod large_objects;
+mod leak_scan;
 mod link_check;
 mod links;
 mod load;

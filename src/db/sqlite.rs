@@ -6,6 +6,7 @@ mod compare;
 mod health;
 mod instance;
 mod jobs;
+mod leak_scan;
 mod link_check;
 mod objects;
 mod quarantine;

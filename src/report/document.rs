@@ -370,6 +370,66 @@ fn section_sanitize(out: &mut Vec<Block>, sanitize: Option<&Value>, verify: Opti
             "Verification: {left} large object(s) that nothing refers to are still readable; `vault health --fix` lists and unlinks them."
         )));
     }
+    if let Some(scan) = verify.map(|v| &v["leak_scan"])
+        && scan.is_object()
+    {
+        section_leak_scan(out, scan);
+    }
+    if let Some(coverage) = verify.map(|v| &v["coverage"])
+        && coverage.is_object()
+    {
+        let unclassified = items(coverage, "unclassified");
+        out.push(Block::Paragraph(format!(
+            "Coverage: {} of {} columns look like personal data; {} not classified{}.",
+            text(&coverage["personal"]),
+            text(&coverage["columns_checked"]),
+            unclassified.len(),
+            if coverage["strict"] == Value::Bool(true) {
+                " (strict: each fails verify)"
+            } else {
+                ""
+            }
+        )));
+        if !unclassified.is_empty() {
+            out.push(Block::Table {
+                headers: vec!["Table", "Column", "Looks like"],
+                rows: unclassified
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            text(&u["table"]),
+                            text(&u["column"]),
+                            text(&u["looks_like"]),
+                        ]
+                    })
+                    .collect(),
+            });
+        }
+    }
+}
+
+/// The leak scan: how much was searched, and where sanitized values remain
+/// (tables, columns, counts; never a value).
+fn section_leak_scan(out: &mut Vec<Block>, scan: &Value) {
+    let remaining = items(scan, "remaining");
+    let left: u64 = remaining.iter().filter_map(|r| r["values"].as_u64()).sum();
+    out.push(Block::Paragraph(format!(
+        "Leak scan: {left} values left in {} columns. {} values that the rules removed or changed were looked for, whole and inside longer text, in {} cells of {} tables.",
+        text(&scan["columns_scanned"]),
+        text(&scan["values_fingerprinted"]),
+        text(&scan["cells_scanned"]),
+        text(&scan["tables_scanned"]),
+    )));
+    if !remaining.is_empty() {
+        out.push(Block::Table {
+            headers: vec!["Table", "Column", "Values holding a sanitized value"],
+            rows: remaining
+                .iter()
+                .map(|r| vec![text(&r["table"]), text(&r["column"]), text(&r["values"])])
+                .collect(),
+        });
+    }
+    list(out, "Not searched ([leak_scan] ignore):", scan, "ignored");
 }
 
 fn section_health(out: &mut Vec<Block>, health: &Value) {

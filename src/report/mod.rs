@@ -246,7 +246,21 @@ impl Report {
             verify: summary
                 .verify
                 .as_ref()
-                .map(|s| section(serde_json::to_value(s)))
+                .map(|s| {
+                    // The leak scan and the coverage gate are part of verify.
+                    section((|| {
+                        let mut value = serde_json::to_value(s)?;
+                        if let Some(object) = value.as_object_mut() {
+                            if let Some(scanned) = &summary.leak_scan {
+                                object.insert("leak_scan".into(), serde_json::to_value(scanned)?);
+                            }
+                            if let Some(covered) = &summary.coverage {
+                                object.insert("coverage".into(), serde_json::to_value(covered)?);
+                            }
+                        }
+                        Ok(value)
+                    })())
+                })
                 .transpose()?,
             health: summary
                 .health

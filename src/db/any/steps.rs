@@ -7,6 +7,7 @@ use crate::compare::{BucketSum, Compare, Relation, Snapshot};
 use crate::exit::ToolError;
 use crate::health::{Finding, HealthCheck, Inspection};
 use crate::jobs::{Job, ScheduledJobs};
+use crate::leak_scan::{LeakScan, ScanTable};
 use crate::links::{FoundLinks, LinkCheck};
 use crate::names::TableName;
 use crate::sanitize::{Determinism, ForeignKey, Sanitizer, UnrunnableTrigger};
@@ -173,5 +174,21 @@ impl Compare for AnyEngine {
         tables: &[String],
     ) -> Result<Vec<(String, String)>, ToolError> {
         each!(self, db => db.derived_views(tables).await)
+    }
+}
+
+impl LeakScan for AnyEngine {
+    async fn scan_tables(&mut self) -> Result<Vec<ScanTable>, ToolError> {
+        each!(self, db => db.scan_tables().await)
+    }
+
+    async fn read_text(
+        &mut self,
+        table: &TableName,
+        columns: &[String],
+        filter: Option<&str>,
+        each: &mut dyn FnMut(usize, &str),
+    ) -> Result<(), ToolError> {
+        each!(self, db => db.read_text(table, columns, filter, each).await)
     }
 }

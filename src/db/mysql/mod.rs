@@ -10,6 +10,7 @@ mod grants;
 mod health;
 mod instance;
 mod jobs;
+mod leak_scan;
 mod link_check;
 mod link_restore;
 mod linked;
