@@ -38,7 +38,7 @@ impl LeakScan for Mysql {
              FROM information_schema.columns c
              JOIN information_schema.tables t
                ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-             WHERE c.table_schema = ? AND t.table_type = 'BASE TABLE' AND {}
+             WHERE c.table_schema = ? AND t.table_type = 'BASE TABLE'{}
              ORDER BY c.table_name, c.ordinal_position",
             linked.exclude("c.table_schema", "c.table_name")
         );
