@@ -78,6 +78,10 @@ pub struct LeakScanSummary {
     pub remaining: Vec<Remaining>,
     /// Columns left out by `[leak_scan] ignore`.
     pub ignored: Vec<String>,
+    /// Columns a `set` rule writes on every row: they hold the rule's own
+    /// values (verify's count covers them), and an original that happens to
+    /// equal a new value is no copy.
+    pub written_by_rules: Vec<String>,
     pub seconds: f64,
 }
 
@@ -184,6 +188,26 @@ fn ignored(config: &Config, table: &TableName, column: &str) -> bool {
     })
 }
 
+/// Whether a `set` rule without `where` writes this column on every row.
+fn written_by_a_rule(config: &Config, table: &TableName, column: &str) -> bool {
+    config.sanitize.iter().any(|rule| {
+        rule.filter.is_none()
+            && rule
+                .set
+                .iter()
+                .flat_map(|s| s.keys())
+                .any(|c| c.eq_ignore_ascii_case(column))
+            && find(
+                std::slice::from_ref(&ScanTable {
+                    table: table.clone(),
+                    columns: Vec::new(),
+                }),
+                &rule.table,
+            )
+            .is_some()
+    })
+}
+
 /// Searches every text column of every table for the fingerprinted values,
 /// after sanitize. Memory: the fingerprints (about 50 bytes a value) and
 /// one row at a time; time: one read of every text column.
@@ -204,6 +228,10 @@ pub async fn scan<E: LeakScan>(
             if ignored(config, &table.table, &column.name) {
                 summary
                     .ignored
+                    .push(format!("{}.{}", table.table, column.name));
+            } else if written_by_a_rule(config, &table.table, &column.name) {
+                summary
+                    .written_by_rules
                     .push(format!("{}.{}", table.table, column.name));
             } else {
                 columns.push(column.name.clone());

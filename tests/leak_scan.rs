@@ -260,3 +260,43 @@ fn bad_scan_and_coverage_settings_are_refused_before_anything_runs() {
         assert!(!site.vault.exists());
     }
 }
+
+#[test]
+fn vault_sanitize_alone_scans_too_under_a_key_of_its_run() {
+    let site = site();
+    site.configure(PRESERVE_AND_RULES);
+    let run = common::vault(["sanitize", "--config", s(&site.config)], &[]);
+    assert_eq!(run.code, 3, "{run:#?}");
+    assert!(run.stdout.contains("verified: no row left"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("patient_history.name: 2 values hold a value a rule removed or changed"),
+        "{run:#?}"
+    );
+    let json = common::vault(["sanitize", "--config", s(&site.config), "--json"], &[]);
+    // The first run replaced the names: the second looks for the new ones
+    // ('patient 1'), which only the column the rule writes holds, and that
+    // column is verify's to check.
+    assert_eq!(json.code, 0, "{json:#?}");
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["leak_scan"]["values_fingerprinted"], 2, "{value:#}");
+    assert_eq!(
+        value["leak_scan"]["remaining"],
+        serde_json::json!([]),
+        "{value:#}"
+    );
+    assert_eq!(
+        value["leak_scan"]["written_by_rules"][0], "patient.name",
+        "{value:#}"
+    );
+    assert!(
+        value["coverage"]["columns_checked"].as_u64().unwrap() > 0,
+        "{value:#}"
+    );
+    for secret in SECRETS {
+        assert!(
+            !run.stdout.contains(secret) && !json.stdout.contains(secret),
+            "{secret}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ pub fn run(
                 dry_run: args.dry_run,
                 ..SanitizeSummary::default()
             };
-            write_json(out, &url, &empty, None)?;
+            write_json(out, &url, &empty, None, None, None)?;
             return Ok(Exit::Success);
         }
         writeln!(
@@ -35,7 +35,7 @@ pub fn run(
         return Ok(Exit::Success);
     }
     let runtime = crate::runtime::current_thread()?;
-    let (mut db, summary) = runtime.block_on(async {
+    let (mut db, summary, prints) = runtime.block_on(async {
         let mut db = super::guarded::connect_acceptance(
             &url,
             production.as_ref(),
@@ -44,22 +44,45 @@ pub fn run(
         )
         .await?;
         crate::engine::Engine::declare_large_objects(&mut db, &config);
+        // The leak scan's fingerprints, under a key of this run only: they
+        // live in memory until the scan after the verification.
+        let prints = if config.leak_scan_enabled() && !args.dry_run {
+            let mut key = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(key.as_mut()).map_err(|e| {
+                ToolError::failed(format!("no randomness for the leak scan's key: {e}"))
+            })?;
+            Some(crate::leak_scan::fingerprint(&mut db, &config, &key).await?)
+        } else {
+            None
+        };
         let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
-        Ok::<_, ToolError>((db, summary))
+        Ok::<_, ToolError>((db, summary, prints))
     })?;
     if args.json {
         if summary.dry_run {
-            write_json(out, &url, &summary, None)?;
+            write_json(out, &url, &summary, None, None, None)?;
             return Ok(Exit::Success);
         }
         let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
+        let scanned = match &verified {
+            Ok(_) => Some(runtime.block_on(scan_and_cover(&mut db, &config, prints.as_ref()))),
+            Err(_) => None,
+        };
         return match verified {
             Ok(verified) => {
-                write_json(out, &url, &summary, Some(&verified))?;
-                Ok(verified.exit())
+                let (scanned, covered) = scanned.expect("scanned after a verification")?;
+                write_json(
+                    out,
+                    &url,
+                    &summary,
+                    Some(&verified),
+                    scanned.as_ref(),
+                    Some(&covered),
+                )?;
+                Ok(exit_of(&verified, scanned.as_ref(), &covered))
             }
             Err(error) => {
-                write_json(out, &url, &summary, None)?;
+                write_json(out, &url, &summary, None, None, None)?;
                 Err(ToolError {
                     message: format!(
                         "the sanitize was committed, and its verification failed: {}",
@@ -80,6 +103,10 @@ pub fn run(
         return Ok(Exit::Success);
     }
     let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
+    let scanned = match &verified {
+        Ok(_) => Some(runtime.block_on(scan_and_cover(&mut db, &config, prints.as_ref()))),
+        Err(_) => None,
+    };
     runtime.block_on(db.close());
     let verified = match verified {
         Ok(verified) => verified,
@@ -95,6 +122,13 @@ pub fn run(
         }
     };
     print(out, &summary, Some(&verified))?;
+    let (scanned, covered) = scanned.expect("scanned after a verification")?;
+    if let Some(scanned) = &scanned {
+        print_leak_scan(out, scanned)?;
+    }
+    if covered.personal > 0 {
+        writeln!(out, "{}", covered.line())?;
+    }
     let left = verified.rows_left();
     let objects = verified.objects_left.unwrap_or(0);
     if objects > 0 {
@@ -116,7 +150,40 @@ pub fn run(
             summary.rules.len()
         )?;
     }
-    Ok(verified.exit())
+    Ok(exit_of(&verified, scanned.as_ref(), &covered))
+}
+
+/// The leak scan (when fingerprints were taken) and the coverage gate,
+/// after the verification.
+async fn scan_and_cover(
+    db: &mut crate::db::any::AnyEngine,
+    config: &crate::config::Config,
+    prints: Option<&crate::leak_scan::Fingerprints>,
+) -> Result<
+    (
+        Option<crate::leak_scan::LeakScanSummary>,
+        crate::leak_scan::CoverageSummary,
+    ),
+    ToolError,
+> {
+    let scanned = match prints {
+        Some(prints) => Some(crate::leak_scan::scan(db, config, prints).await?),
+        None => None,
+    };
+    Ok((scanned, crate::leak_scan::coverage(db, config).await?))
+}
+
+/// 3 when rows, objects or sanitized values are left, or strict coverage
+/// fails; 0 otherwise.
+fn exit_of(
+    verified: &VerifySummary,
+    scanned: Option<&crate::leak_scan::LeakScanSummary>,
+    covered: &crate::leak_scan::CoverageSummary,
+) -> Exit {
+    if scanned.is_some_and(|s| s.values_left() > 0) || covered.fails() {
+        return Exit::Problem;
+    }
+    verified.exit()
 }
 
 /// `vault sanitize --json` (docs/json.md): the target, the rules' outcome
@@ -126,17 +193,23 @@ fn write_json(
     url: &crate::config::DatabaseUrl,
     summary: &SanitizeSummary,
     verified: Option<&VerifySummary>,
+    scanned: Option<&crate::leak_scan::LeakScanSummary>,
+    covered: Option<&crate::leak_scan::CoverageSummary>,
 ) -> Result<(), ToolError> {
     #[derive(serde::Serialize)]
     struct SanitizeJson<'a> {
         target: String,
         sanitize: &'a SanitizeSummary,
         verify: Option<&'a VerifySummary>,
+        leak_scan: Option<&'a crate::leak_scan::LeakScanSummary>,
+        coverage: Option<&'a crate::leak_scan::CoverageSummary>,
     }
     let json = SanitizeJson {
         target: url.redacted().to_owned(),
         sanitize: summary,
         verify: verified,
+        leak_scan: scanned,
+        coverage: covered,
     };
     crate::exit::write_json(out, &json)
 }
