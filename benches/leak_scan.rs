@@ -87,7 +87,14 @@ fn main() {
         peak_mib: with.peak_mib,
     };
     println!("leak scan on {n} patients, {n} history rows, {n} audit rows (PostgreSQL)");
-    print_against("sanitize", &with, "sanitize without scan", "no scan", &without, 2.0);
+    print_against(
+        "sanitize",
+        &with,
+        "sanitize without scan",
+        "no scan",
+        &without,
+        2.0,
+    );
     print_against("scan", &scan, "pg_dump --data-only", "pg_dump", &dump, 2.0);
     psql(&server, &format!("DROP DATABASE IF EXISTS {DB}"));
 }

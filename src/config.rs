@@ -30,6 +30,58 @@ pub struct Config {
     pub leak_scan: Option<LeakScanSettings>,
     /// The columns that look like personal data and are accounted for.
     pub coverage: Option<CoverageSettings>,
+    /// Custom SQL run before or after a step of the pipeline.
+    #[serde(default)]
+    pub hook: Vec<Hook>,
+}
+
+/// `[[hook]]`: custom SQL run on acceptance before or after one step of
+/// `vault restore`'s pipeline, in a transaction of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// A label for the output and the report.
+    pub name: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The SQL itself, or
+    pub sql: Option<String>,
+    /// a file that holds it (relative to the configuration's folder).
+    pub file: Option<std::path::PathBuf>,
+    /// `stop` (the default): a failing hook stops the run like a failing
+    /// step; `warn`: it is recorded and the run goes on.
+    pub on_error: Option<String>,
+    /// `one` (the default): a single statement; `many`: a script.
+    pub statements: Option<String>,
+}
+
+/// The steps a hook may name.
+pub const HOOK_STEPS: [&str; 6] = [
+    "restore", "sanitize", "verify", "health", "links", "compare",
+];
+
+impl Hook {
+    /// `before sanitize`, `after restore`.
+    pub fn when(&self) -> String {
+        match (&self.before, &self.after) {
+            (Some(step), _) => format!("before {step}"),
+            (_, Some(step)) => format!("after {step}"),
+            _ => String::new(),
+        }
+    }
+
+    /// Its name, or where it runs.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.when())
+    }
+
+    pub fn stops_on_error(&self) -> bool {
+        self.on_error.as_deref() != Some("warn")
+    }
+
+    pub fn many(&self) -> bool {
+        self.statements.as_deref() == Some("many")
+    }
 }
 
 /// `[leak_scan]`: after sanitize, every text column of every table is
@@ -321,10 +373,29 @@ impl Config {
             path: path.display().to_string(),
             message: format!("cannot read the configuration: {e}"),
         })?;
-        Config::parse(&text).map_err(|mut e| {
+        let mut config = Config::parse(&text).map_err(|mut e| {
             e.path = format!("{}: {}", path.display(), e.path);
             e
-        })
+        })?;
+        // Hook files are read now, relative to the configuration's folder,
+        // and checked like inline SQL: a bad one stops before any change.
+        let folder = path.parent().unwrap_or(Path::new("."));
+        for (i, hook) in config.hook.iter_mut().enumerate() {
+            let Some(file) = &hook.file else {
+                continue;
+            };
+            let at = format!("{}: hook[{i}]", path.display());
+            let full = folder.join(file);
+            let sql = std::fs::read_to_string(&full).map_err(|e| {
+                error(
+                    &at,
+                    format!("cannot read the hook's file {}: {e}", full.display()),
+                )
+            })?;
+            check_hook_sql(&at, &sql, hook.many())?;
+            hook.sql = Some(sql);
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text.
@@ -416,6 +487,49 @@ impl Config {
                 if role.trim().is_empty() {
                     return Err(error("grants.roles", "a role name is empty"));
                 }
+            }
+        }
+        for (i, hook) in self.hook.iter().enumerate() {
+            let at = format!("hook[{i}]");
+            let step = match (&hook.before, &hook.after) {
+                (Some(step), None) | (None, Some(step)) => step,
+                _ => {
+                    return Err(error(
+                        &at,
+                        "give one of before = \"STEP\" or after = \"STEP\"",
+                    ));
+                }
+            };
+            if !HOOK_STEPS.contains(&step.as_str()) {
+                return Err(error(
+                    &at,
+                    format!(
+                        "{step:?} is not a step; name one of {}",
+                        HOOK_STEPS.join(", ")
+                    ),
+                ));
+            }
+            if hook.sql.is_some() == hook.file.is_some() {
+                return Err(error(&at, "give one of sql = \"...\" or file = \"...\""));
+            }
+            if let Some(on_error) = &hook.on_error
+                && !["stop", "warn"].contains(&on_error.as_str())
+            {
+                return Err(error(
+                    &at,
+                    format!("on_error = {on_error:?}: use \"stop\" or \"warn\""),
+                ));
+            }
+            if let Some(statements) = &hook.statements
+                && !["one", "many"].contains(&statements.as_str())
+            {
+                return Err(error(
+                    &at,
+                    format!("statements = {statements:?}: use \"one\" or \"many\""),
+                ));
+            }
+            if let Some(sql) = &hook.sql {
+                check_hook_sql(&at, sql, hook.many())?;
             }
         }
         if let Some(scan) = &self.leak_scan {
@@ -569,6 +683,22 @@ impl Config {
             _ => Ok(None),
         }
     }
+}
+
+/// A hook's SQL: one statement unless the hook says `statements = "many"`.
+fn check_hook_sql(at: &str, sql: &str, many: bool) -> Result<(), ConfigError> {
+    if many {
+        if sql.trim().is_empty() {
+            return Err(error(at, "the hook's SQL is empty"));
+        }
+        return Ok(());
+    }
+    crate::fragment::check_one_statement(sql).map_err(|why| {
+        error(
+            at,
+            format!("the hook's SQL is not one statement: {why}; write one statement, or say statements = \"many\""),
+        )
+    })
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> ConfigError {

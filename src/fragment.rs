@@ -43,6 +43,17 @@ pub fn check_one_expression(text: &str) -> Result<(), String> {
         .try_for_each(|reading| check_as(text, *reading))
 }
 
+/// Why a hook's SQL is not one statement, or `Ok`: one trailing `;` is
+/// allowed, otherwise the same reading as [`check_one_expression`].
+pub fn check_one_statement(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let text = text.strip_suffix(';').unwrap_or(text).trim_end();
+    if text.is_empty() {
+        return Err("it is empty".into());
+    }
+    check_one_expression(text)
+}
+
 fn check_as(text: &str, reading: Reading) -> Result<(), String> {
     let chars: Vec<char> = text.chars().collect();
     let mut depth: usize = 0;

@@ -1,8 +1,33 @@
 //! Which column names look like personal data (names, e-mail, phone, national or medical record numbers, addresses, birth dates, free-text notes): the coverage gate's list, by name alone, never by value.
 
-/// What a column's name says it holds, when it looks like personal data.
-pub fn looks_personal(column: &str) -> Option<&'static str> {
+/// Tables whose bare `name` column names a person.
+const PEOPLE: [&str; 16] = [
+    "patient",
+    "person",
+    "people",
+    "client",
+    "customer",
+    "employee",
+    "staff",
+    "user",
+    "contact",
+    "member",
+    "doctor",
+    "physician",
+    "nurse",
+    "relative",
+    "guardian",
+    "visitor",
+];
+
+/// What a column's name says it holds, when it looks like personal data;
+/// `table` tells a person's `name` from a setting's.
+pub fn looks_personal(table: &str, column: &str) -> Option<&'static str> {
     let name = column.to_ascii_lowercase();
+    if name == "name" {
+        let table = table.to_ascii_lowercase();
+        return PEOPLE.iter().any(|p| table.contains(p)).then_some("name");
+    }
     let words: Vec<&str> = name
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -133,7 +158,7 @@ mod tests {
             ("clinical_notes", "free text"),
             ("remarks", "free text"),
         ] {
-            assert_eq!(looks_personal(column), Some(kind), "{column}");
+            assert_eq!(looks_personal("patient", column), Some(kind), "{column}");
         }
         for column in [
             "id",
@@ -146,7 +171,7 @@ mod tests {
             "ward_name",
             "role",
         ] {
-            assert_eq!(looks_personal(column), None, "{column}");
+            assert_eq!(looks_personal("patient", column), None, "{column}");
         }
     }
 }

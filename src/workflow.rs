@@ -166,6 +166,8 @@ pub struct PipelineSummary {
     /// memory.
     #[serde(skip)]
     pub fingerprints: Option<crate::leak_scan::Fingerprints>,
+    /// Every `[[hook]]` that ran (or would have), in order.
+    pub hooks: Vec<crate::hooks::HookRun>,
 }
 
 impl PipelineSummary {
@@ -188,6 +190,7 @@ pub trait Pipeline:
     + crate::quarantine::Quarantine
     + crate::jobs::ScheduledJobs
     + crate::leak_scan::LeakScan
+    + crate::hooks::HookRunner
 {
 }
 
@@ -199,6 +202,7 @@ impl<E> Pipeline for E where
         + crate::quarantine::Quarantine
         + crate::jobs::ScheduledJobs
         + crate::leak_scan::LeakScan
+        + crate::hooks::HookRunner
 {
 }
 
@@ -402,7 +406,32 @@ pub async fn run(
             });
             continue;
         }
-        match run_step(db, run, step, &mut summary, progress).await {
+        let ran = match crate::hooks::run_hooks(
+            db,
+            &run.config.hook,
+            &format!("before {step}"),
+            run.dry_run,
+            &mut summary.hooks,
+        )
+        .await
+        {
+            Ok(()) => run_step(db, run, step, &mut summary, progress).await,
+            Err(error) => Err(error),
+        };
+        // After-hooks run before the quarantine opens.
+        let ran = match ran {
+            Ok(done) => crate::hooks::run_hooks(
+                db,
+                &run.config.hook,
+                &format!("after {step}"),
+                run.dry_run,
+                &mut summary.hooks,
+            )
+            .await
+            .map(|()| done),
+            Err(error) => Err(error),
+        };
+        match ran {
             Ok((outcome, figures)) => {
                 if let Some(record) = summary.quarantine.as_mut()
                     && let Err(error) =

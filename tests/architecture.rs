@@ -44,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/quarantine.rs",
             "src/roles.rs",
             "src/leak_scan.rs",
+            "src/hooks.rs",
             "src/leak_scan/",
             "src/extras.rs",
         ],

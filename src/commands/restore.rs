@@ -253,6 +253,9 @@ fn print_summary(
     if let Some(jobs) = &summary.jobs {
         writeln!(out, "jobs: {}", jobs.line())?;
     }
+    for hook in &summary.hooks {
+        writeln!(out, "{}", hook.line())?;
+    }
     writeln!(out)?;
     writeln!(out, "steps:")?;
     for step in step_lines {

@@ -9,6 +9,7 @@ mod compare;
 mod database_state;
 mod grants;
 mod health;
+mod hooks;
 mod instance;
 mod jobs;
 mod large_objects;

@@ -4,6 +4,7 @@ mod checks;
 mod collisions;
 mod compare;
 mod health;
+mod hooks;
 mod instance;
 mod jobs;
 mod leak_scan;

@@ -117,7 +117,9 @@ pub async fn coverage<E: LeakScan>(
     for table in &tables {
         for column in &table.columns {
             summary.columns_checked += 1;
-            let Some(looks_like) = crate::personal_data::looks_personal(&column.name) else {
+            let Some(looks_like) =
+                crate::personal_data::looks_personal(&table.table.name, &column.name)
+            else {
                 continue;
             };
             summary.personal += 1;

@@ -98,6 +98,9 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     if let Some(restore) = &sections.restore {
         section_restore(&mut out, restore);
     }
+    if let Some(hooks) = &sections.hooks {
+        section_hooks(&mut out, hooks);
+    }
     if sections.sanitize.is_some() || sections.verify.is_some() {
         section_sanitize(
             &mut out,
@@ -430,6 +433,33 @@ fn section_leak_scan(out: &mut Vec<Block>, scan: &Value) {
         });
     }
     list(out, "Not searched ([leak_scan] ignore):", scan, "ignored");
+}
+
+fn section_hooks(out: &mut Vec<Block>, hooks: &Value) {
+    out.push(Block::Heading("Hooks".into()));
+    let rows = hooks
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|h| {
+                    vec![
+                        text(&h["name"]),
+                        text(&h["when"]),
+                        text(&h["outcome"]),
+                        text(&h["rows"]),
+                        h["seconds"]
+                            .as_f64()
+                            .map_or("-".into(), |s| format!("{s:.2} s")),
+                        text(&h["error"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push(Block::Table {
+        headers: vec!["Hook", "When", "Outcome", "Rows", "Duration", "Error"],
+        rows,
+    });
 }
 
 fn section_health(out: &mut Vec<Block>, health: &Value) {

@@ -132,6 +132,9 @@ pub struct Sections {
     pub compare: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<serde_json::Value>,
+    /// The `[[hook]]`s that ran, with duration and rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<serde_json::Value>,
 }
@@ -286,6 +289,9 @@ impl Report {
                 .jobs
                 .as_ref()
                 .map(|s| section(serde_json::to_value(s)))
+                .transpose()?,
+            hooks: (!summary.hooks.is_empty())
+                .then(|| section(serde_json::to_value(&summary.hooks)))
                 .transpose()?,
         };
         Ok(Report {

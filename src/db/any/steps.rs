@@ -6,6 +6,7 @@ use super::{AnyEngine, each};
 use crate::compare::{BucketSum, Compare, Relation, Snapshot};
 use crate::exit::ToolError;
 use crate::health::{Finding, HealthCheck, Inspection};
+use crate::hooks::HookRunner;
 use crate::jobs::{Job, ScheduledJobs};
 use crate::leak_scan::{LeakScan, ScanTable};
 use crate::links::{FoundLinks, LinkCheck};
@@ -190,5 +191,11 @@ impl LeakScan for AnyEngine {
         each: &mut dyn FnMut(usize, &str),
     ) -> Result<(), ToolError> {
         each!(self, db => db.read_text(table, columns, filter, each).await)
+    }
+}
+
+impl HookRunner for AnyEngine {
+    async fn run_hook(&mut self, sql: &str, many: bool) -> Result<u64, ToolError> {
+        each!(self, db => db.run_hook(sql, many).await)
     }
 }

@@ -8,6 +8,7 @@ mod capture;
 mod compare;
 mod grants;
 mod health;
+mod hooks;
 mod instance;
 mod jobs;
 mod leak_scan;
