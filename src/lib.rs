@@ -19,6 +19,7 @@ pub mod extras;
 pub mod fragment;
 pub mod guard;
 pub mod health;
+pub mod init;
 pub mod interrupt;
 pub mod jobs;
 pub mod keys;

@@ -8,6 +8,7 @@
 mod compare;
 mod grants;
 mod health;
+mod init;
 mod instance;
 mod jobs;
 mod large_objects;

@@ -4,6 +4,7 @@ mod checks;
 mod collisions;
 mod compare;
 mod health;
+mod init;
 mod instance;
 mod jobs;
 mod link_check;

@@ -6,6 +6,7 @@ use super::{AnyEngine, each};
 use crate::compare::{BucketSum, Compare, Relation, Snapshot};
 use crate::exit::ToolError;
 use crate::health::{Finding, HealthCheck, Inspection};
+use crate::init::{ApplicationRoles, Init, Sample, SurveyedTable};
 use crate::jobs::{Job, ScheduledJobs};
 use crate::links::{FoundLinks, LinkCheck};
 use crate::names::TableName;
@@ -173,5 +174,24 @@ impl Compare for AnyEngine {
         tables: &[String],
     ) -> Result<Vec<(String, String)>, ToolError> {
         each!(self, db => db.derived_views(tables).await)
+    }
+}
+
+impl Init for AnyEngine {
+    async fn survey_tables(&mut self) -> Result<Vec<SurveyedTable>, ToolError> {
+        each!(self, db => db.survey_tables().await)
+    }
+
+    async fn application_roles(&mut self) -> Result<ApplicationRoles, ToolError> {
+        each!(self, db => db.application_roles().await)
+    }
+
+    async fn sample_values(
+        &mut self,
+        table: &SurveyedTable,
+        column: &str,
+        limit: u32,
+    ) -> Result<Sample, ToolError> {
+        each!(self, db => db.sample_values(table, column, limit).await)
     }
 }

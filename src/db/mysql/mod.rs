@@ -8,6 +8,7 @@ mod capture;
 mod compare;
 mod grants;
 mod health;
+mod init;
 mod instance;
 mod jobs;
 mod link_check;
