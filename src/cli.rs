@@ -31,6 +31,8 @@ pub enum Command {
     /// Add or remove a key slot of a vault, without re-encrypting its data.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Read acceptance (read-only) and print a proposed, commented vault.toml on stdout.
+    Init(InitArgs),
     /// Before a refresh: save the preserved tables of acceptance into a new vault.
     Capture(CaptureArgs),
     /// After a refresh: put a vault's tables back into acceptance, in one transaction.
@@ -84,6 +86,20 @@ pub struct QuarantineOpenArgs {
     /// The configuration file (vault.toml).
     #[arg(long, value_name = "PATH")]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The environment variable that holds acceptance's URL (a URL is never
+    /// an argument: other users can read a process's arguments). The file
+    /// names it in `[acceptance] url_env`.
+    #[arg(long, value_name = "NAME")]
+    pub url_env: String,
+    /// The environment variable that holds production's URL: tables whose
+    /// rows differ from production's are proposed first, and tables only
+    /// acceptance has are listed. The file names it in `[production] url_env`.
+    #[arg(long, value_name = "NAME")]
+    pub production_url_env: Option<String>,
 }
 
 #[derive(Debug, Args)]

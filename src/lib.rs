@@ -20,6 +20,7 @@ pub mod fragment;
 pub mod guard;
 pub mod health;
 pub mod hooks;
+pub mod init;
 pub mod interrupt;
 pub mod jobs;
 pub mod keys;

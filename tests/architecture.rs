@@ -35,6 +35,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/sanitize.rs",
             "src/sanitize/",
             "src/health.rs",
+            "src/init.rs",
+            "src/init/",
             "src/links.rs",
             "src/links/",
             "src/compare/",

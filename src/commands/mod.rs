@@ -14,6 +14,7 @@ pub mod compare;
 pub mod config_file;
 pub mod guarded;
 pub mod health;
+pub mod init;
 pub mod inspect;
 pub mod key;
 pub mod keygen;
@@ -34,6 +35,7 @@ pub fn run(command: Command, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<
         Command::Check(args) => check::run(&args, out, env),
         Command::Key(KeyCommand::Add(args)) => key::add(&args, out, env),
         Command::Key(KeyCommand::Remove(args)) => key::remove(&args, out, env),
+        Command::Init(args) => init::run(&args, out, env),
         Command::Capture(args) => capture::run(&args, out, env),
         Command::Restore(args) => restore::run(&args, out, env),
         Command::Report(ReportCommand::Verify(args)) => report::verify(&args, out, env),

@@ -10,6 +10,7 @@ mod database_state;
 mod grants;
 mod health;
 mod hooks;
+mod init;
 mod instance;
 mod jobs;
 mod large_objects;

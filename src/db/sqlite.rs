@@ -5,6 +5,7 @@ mod collisions;
 mod compare;
 mod health;
 mod hooks;
+mod init;
 mod instance;
 mod jobs;
 mod leak_scan;

@@ -7,6 +7,7 @@ use crate::compare::{BucketSum, Compare, Relation, Snapshot};
 use crate::exit::ToolError;
 use crate::health::{Finding, HealthCheck, Inspection};
 use crate::hooks::HookRunner;
+use crate::init::{ApplicationRoles, Init, Sample, SurveyedTable};
 use crate::jobs::{Job, ScheduledJobs};
 use crate::leak_scan::{LeakScan, ScanTable};
 use crate::links::{FoundLinks, LinkCheck};
@@ -197,5 +198,24 @@ impl LeakScan for AnyEngine {
 impl HookRunner for AnyEngine {
     async fn run_hook(&mut self, sql: &str, many: bool) -> Result<u64, ToolError> {
         each!(self, db => db.run_hook(sql, many).await)
+    }
+}
+
+impl Init for AnyEngine {
+    async fn survey_tables(&mut self) -> Result<Vec<SurveyedTable>, ToolError> {
+        each!(self, db => db.survey_tables().await)
+    }
+
+    async fn application_roles(&mut self) -> Result<ApplicationRoles, ToolError> {
+        each!(self, db => db.application_roles().await)
+    }
+
+    async fn sample_values(
+        &mut self,
+        table: &SurveyedTable,
+        column: &str,
+        limit: u32,
+    ) -> Result<Sample, ToolError> {
+        each!(self, db => db.sample_values(table, column, limit).await)
     }
 }

@@ -9,6 +9,7 @@ mod compare;
 mod grants;
 mod health;
 mod hooks;
+mod init;
 mod instance;
 mod jobs;
 mod leak_scan;
