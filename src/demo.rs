@@ -215,10 +215,8 @@ fn walkthrough(
         &pipeline,
         failure.as_ref(),
     )?;
-    report.write(
-        &report_dir,
-        &unlocked.derive_key(crate::report::KEY_PURPOSE),
-    )?;
+    let report_keys = crate::report::ReportKeys::of(&unlocked);
+    report.write(&report_dir, &report_keys)?;
     if let Some(error) = failure {
         return Err(error);
     }
