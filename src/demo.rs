@@ -265,6 +265,17 @@ fn walkthrough(
             "Demo complete: every preserved row is back. Files are in {}.",
             dir.display()
         )?;
+        if let Some(public_key) = unlocked.vault().header().public_key {
+            writeln!(
+                out,
+                "An auditor checks the report with no key, from the vault's public key (`vault inspect`):"
+            )?;
+            writeln!(
+                out,
+                "vault report verify {} --public-key {public_key}",
+                report_dir.display()
+            )?;
+        }
         Ok(Exit::Success)
     } else {
         Err(ToolError::new(
