@@ -299,8 +299,10 @@ pub struct CheckArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Check the report's signature (needs the vault's key) and that report.md
-    /// and report.html are the renderings of report.json; exit 3 when anything was edited.
+    /// Check the report's signature and that report.md and report.html are
+    /// the renderings of report.json; exit 3 when anything was edited. Without
+    /// a key, the Ed25519 signature is checked with the vault's public key
+    /// (from --vault's header, or --public-key); with the key, the HMAC too.
     Verify(ReportVerifyArgs),
 }
 
@@ -312,6 +314,10 @@ pub struct ReportVerifyArgs {
     /// The vault whose key signed the report (default: the path recorded in report.json).
     #[arg(long, value_name = "FILE")]
     pub vault: Option<PathBuf>,
+    /// Check the Ed25519 signature with this public key (64 hex digits, as
+    /// `vault inspect` prints it): no vault and no key needed.
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["vault", "key_file", "passphrase_file"])]
+    pub public_key: Option<String>,
     #[command(flatten)]
     pub key: KeyArgs,
 }

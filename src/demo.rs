@@ -215,10 +215,8 @@ fn walkthrough(
         &pipeline,
         failure.as_ref(),
     )?;
-    report.write(
-        &report_dir,
-        &unlocked.derive_key(crate::report::KEY_PURPOSE),
-    )?;
+    let report_keys = crate::report::ReportKeys::of(&unlocked);
+    report.write(&report_dir, &report_keys)?;
     if let Some(error) = failure {
         return Err(error);
     }
@@ -267,6 +265,17 @@ fn walkthrough(
             "Demo complete: every preserved row is back. Files are in {}.",
             dir.display()
         )?;
+        if let Some(public_key) = unlocked.vault().header().public_key {
+            writeln!(
+                out,
+                "An auditor checks the report with no key, from the vault's public key (`vault inspect`):"
+            )?;
+            writeln!(
+                out,
+                "vault report verify {} --public-key {public_key}",
+                report_dir.display()
+            )?;
+        }
         Ok(Exit::Success)
     } else {
         Err(ToolError::new(

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{
-    USER_ROWS, chunk_count, drop_manifest, key_file, make_vault, passphrase, s, text_file, vault,
+    USER_ROWS, chunk_count, drop_manifest, key_file, make_vault, make_vault_version, passphrase, s,
+    text_file, vault,
 };
 
 #[test]
@@ -16,7 +17,7 @@ fn inspect_shows_the_plaintext_structure() {
     let run = vault(["inspect", s(&file)], &[]).expect(0);
     let text = &run.stdout;
     for expected in [
-        "format       version 1",
+        "format       version 2",
         "written by   vault tests",
         "source       sqlite tests/acceptance.db",
         "chunk size   4.0 KiB",
@@ -32,6 +33,38 @@ fn inspect_shows_the_plaintext_structure() {
     }
     let created = text.lines().find(|l| l.starts_with("created ")).unwrap();
     assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+    // The public key is shown without a key, and it is the one the vault's
+    // key derives (the one that checks its reports).
+    let unlocked = vault_format::Vault::open(&file)
+        .unwrap()
+        .unlock(&key)
+        .unwrap();
+    let public_key = unlocked.signing_key().unwrap().public_key().to_hex();
+    assert!(
+        text.contains(&format!("public key   {public_key}\n")),
+        "{public_key} not in\n{text}"
+    );
+}
+
+#[test]
+fn inspect_says_a_version_1_vault_has_no_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, key) = key_file(dir.path(), "k");
+    let file = dir.path().join("old.vault");
+    make_vault_version(&file, &[&key], 1);
+
+    let text = vault(["inspect", s(&file)], &[]).expect(0).stdout;
+    assert!(text.contains("format       version 1"), "{text}");
+    assert!(
+        text.contains(
+            "public key   none (format version 1: its reports are verified with the vault's key)"
+        ),
+        "{text}"
+    );
+    let run = vault(["inspect", "--json", s(&file)], &[]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["public_key"], serde_json::Value::Null);
 }
 
 #[test]
@@ -43,7 +76,8 @@ fn inspect_json_has_stable_fields_and_exact_bytes() {
 
     let run = vault(["inspect", "--json", s(&file)], &[]).expect(0);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["format_version"], 2);
+    assert_eq!(json["public_key"].as_str().unwrap().len(), 64);
     assert_eq!(json["vault_id"].as_str().unwrap().len(), 32);
     assert_eq!(json["tool_version"], "vault tests");
     assert_eq!(json["source"], "sqlite tests/acceptance.db");

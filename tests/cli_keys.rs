@@ -11,6 +11,12 @@ fn slots_of(file: &std::path::Path) -> Vec<serde_json::Value> {
     json["key_slots"].as_array().unwrap().clone()
 }
 
+fn public_key_of(file: &std::path::Path) -> serde_json::Value {
+    let run = vault(["inspect", "--json", s(file)], &[]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    json["public_key"].clone()
+}
+
 #[test]
 fn keygen_writes_a_private_key_file_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,6 +71,7 @@ fn a_key_file_slot_added_opens_the_vault() {
     make_vault(&file, &[&old]);
     let new_path = dir.path().join("new.key");
     vault(["keygen", "--out", s(&new_path)], &[]).expect(0);
+    let public_key_before = public_key_of(&file);
 
     // Before: the new key does not open it.
     vault(
@@ -93,6 +100,10 @@ fn a_key_file_slot_added_opens_the_vault() {
     )
     .expect(0);
     assert_eq!(slots_of(&file).len(), 2);
+    // The public key that checks the vault's reports is the same: every
+    // slot opens the same data key, from which it is derived.
+    assert_eq!(public_key_of(&file), public_key_before);
+    assert_eq!(public_key_before.as_str().map(str::len), Some(64));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

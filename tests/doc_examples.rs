@@ -202,6 +202,11 @@ const CASES: &[(&str, &str, Expect)] = &[
         Expect::Code(Scenario::ReportEdited, 3),
     ),
     (
+        "docs/report.md",
+        "vault report verify acc.vault.report-2026-11-27T09-30-00Z --vault acc.vault",
+        Expect::Code(Scenario::Reported, 0),
+    ),
+    (
         "docs/sanitize.md",
         "vault sanitize --config vault.toml --dry-run",
         Expect::Code(Scenario::Captured, 0),

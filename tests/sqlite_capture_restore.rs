@@ -650,6 +650,29 @@ fn the_demo_restores_every_preserved_table() {
         "{}",
         run.stdout
     );
+    // Its last line is the auditor's command: no key, the public key that
+    // `vault inspect` shows; run as printed, it verifies.
+    let inspected = vault(
+        ["inspect", "--json", s(&demo.join("acceptance.vault"))],
+        &[],
+    )
+    .expect(0);
+    let inspected: serde_json::Value = serde_json::from_str(&inspected.stdout).unwrap();
+    let public_key = inspected["public_key"].as_str().unwrap();
+    let last = run.stdout.lines().last().unwrap();
+    assert_eq!(
+        last,
+        format!(
+            "vault report verify {} --public-key {public_key}",
+            report.display()
+        )
+    );
+    let printed: Vec<&str> = last.split(' ').skip(1).collect();
+    let checked = vault(&printed, &[]).expect(0);
+    assert!(
+        checked.stdout.contains("report verified without a key"),
+        "{checked:#?}"
+    );
     // A second run into the same folder starts afresh; a folder it did not make is refused.
     vault(["demo", "--dir", s(&demo)], &[]).expect(0);
     let foreign = dir.path().join("foreign");

@@ -24,6 +24,9 @@ pub struct Report {
     pub tool_version: String,
     pub source: String,
     pub chunk_size: u32,
+    /// The Ed25519 public key that checks the vault's signed run reports
+    /// (hex); `null` for a vault of format version 1, which has none.
+    pub public_key: Option<String>,
     /// Whether the manifest (the commit record) is present.
     pub committed: bool,
     pub streams: Vec<StreamView>,
@@ -127,6 +130,7 @@ pub fn report(vault: &Vault) -> Report {
         tool_version: header.tool_version.clone(),
         source: header.source.clone(),
         chunk_size: header.chunk_size,
+        public_key: header.public_key.map(|key| key.to_hex()),
         committed: vault.is_committed(),
         streams,
         kept_roles: crate::roles::kept_in(vault),
@@ -159,6 +163,13 @@ fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "written by   {}", or_unknown(&r.tool_version))?;
     writeln!(out, "source       {}", or_unknown(&r.source))?;
     writeln!(out, "chunk size   {}", units::bytes(r.chunk_size.into()))?;
+    match &r.public_key {
+        Some(key) => writeln!(out, "public key   {key}")?,
+        None => writeln!(
+            out,
+            "public key   none (format version 1: its reports are verified with the vault's key)"
+        )?,
+    }
     writeln!(out, "state        {state}")?;
     if !r.kept_roles.is_empty() {
         let names: Vec<String> = r.kept_roles.iter().map(|n| units::printable(n)).collect();

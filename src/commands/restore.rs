@@ -166,7 +166,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
     }
     let step_lines = report.steps.clone();
     let for_json = args.json.then(|| report.clone());
-    let report_written = report.write(&report_dir, &vault.derive_key(crate::report::KEY_PURPOSE));
+    let report_written = report.write(&report_dir, &crate::report::ReportKeys::of(&vault));
     if let Some(report) = &for_json {
         let written = report_written.as_ref().ok().map(|()| report_dir.as_path());
         write_json(out, report, written)?;

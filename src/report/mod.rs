@@ -3,12 +3,14 @@
 //!
 //! A [`Report`] is built from a [`crate::workflow::PipelineSummary`] plus the
 //! run's metadata (vault, target, times, operator). `report.json` carries an
-//! HMAC-SHA256 under `UnlockedVault::derive_key("report")` over the report's
-//! canonical bytes: the compact JSON (`serde_json::to_vec`) of the report
-//! without its `signature` field, fields in the order of the structs below,
-//! object keys inside a step's section in `serde_json`'s map order. The
-//! SHA-256 of `report.md` and `report.html` are inside the signed part, so
-//! `vault report verify` notices an edit of any of the three files.
+//! HMAC-SHA256 under `UnlockedVault::derive_key("report")` and, for a vault
+//! of format version 2, an Ed25519 signature under the vault's signing key
+//! (`signature.rs`), both over the report's canonical bytes: the compact
+//! JSON (`serde_json::to_vec`) of the report without its `signature` field,
+//! fields in the order of the structs below, object keys inside a step's
+//! section in `serde_json`'s map order. The SHA-256 of `report.md` and
+//! `report.html` are inside the signed part, so `vault report verify`
+//! notices an edit of any of the three files, with the key or without.
 //!
 //! A step's section is its summary's JSON: counts, names, and the SQL of
 //! rules; never a row value. A new step adds one field to [`Sections`] and
@@ -18,16 +20,17 @@ mod document;
 pub mod html;
 pub mod markdown;
 pub mod resume;
+pub mod signature;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::exit::{Exit, ToolError};
 use crate::workflow::{Outcome, PipelineSummary};
+pub use signature::{PublicKeySignature, ReportKeys, Signature};
 
 /// The version of the report's JSON layout.
 pub const REPORT_VERSION: u32 = 1;
@@ -195,18 +198,6 @@ fn worst<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Outcome {
 pub struct Renderings {
     pub markdown_sha256: String,
     pub html_sha256: String,
-}
-
-/// The HMAC over the canonical bytes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Signature {
-    /// Always `HMAC-SHA256`.
-    pub algorithm: String,
-    /// How the key was made: `HKDF-SHA256(data key, vault id, "vault-v1 caller report")`.
-    pub key: String,
-    /// Hex.
-    pub value: String,
 }
 
 /// What the restore command knows of the run besides the pipeline.
@@ -378,36 +369,8 @@ impl Report {
         text
     }
 
-    fn mac(&self, key: &[u8; 32]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
-        mac.update(&self.canonical_bytes());
-        mac
-    }
-
-    /// Signs the report with the vault's report key.
-    pub fn sign(&mut self, key: &[u8; 32]) {
-        self.signature = None;
-        let value = hex::encode(self.mac(key).finalize().into_bytes());
-        self.signature = Some(Signature {
-            algorithm: "HMAC-SHA256".into(),
-            key: "HKDF-SHA256(vault data key, vault id, \"vault-v1 caller report\")".into(),
-            value,
-        });
-    }
-
-    /// Whether the signature matches (constant-time comparison).
-    pub fn signature_matches(&self, key: &[u8; 32]) -> bool {
-        let Some(signature) = &self.signature else {
-            return false;
-        };
-        let Ok(bytes) = hex::decode(&signature.value) else {
-            return false;
-        };
-        signature.algorithm == "HMAC-SHA256" && self.mac(key).verify_slice(&bytes).is_ok()
-    }
-
     /// Writes `report.md`, `report.html` and the signed `report.json` into `dir`.
-    pub fn write(mut self, dir: &Path, key: &[u8; 32]) -> Result<(), ToolError> {
+    pub fn write(mut self, dir: &Path, keys: &ReportKeys) -> Result<(), ToolError> {
         let cannot = |e: std::io::Error| {
             ToolError::failed(format!("cannot write the report in {}: {e}", dir.display()))
         };
@@ -425,7 +388,7 @@ impl Report {
             markdown_sha256: sha256_hex(markdown.as_bytes()),
             html_sha256: sha256_hex(html.as_bytes()),
         };
-        self.sign(key);
+        signature::sign(&mut self, keys);
         write_private(&dir.join(MARKDOWN_FILE), markdown.as_bytes()).map_err(cannot)?;
         write_private(&dir.join(HTML_FILE), html.as_bytes()).map_err(cannot)?;
         write_private(&dir.join(JSON_FILE), self.to_file_text().as_bytes()).map_err(cannot)?;
@@ -554,19 +517,58 @@ pub fn prepare_folder(dir: &Path) -> Result<(), ToolError> {
     written.map_err(cannot)
 }
 
-/// What `vault report verify` found wrong; empty when nothing was edited.
-pub fn verify(dir: &Path, report: &Report, json_text: &str, key: &[u8; 32]) -> Vec<String> {
+/// What a key holder's check found wrong: the HMAC under `key`, the
+/// Ed25519 signature under `public_key` (a vault of format version 2), and
+/// the files; empty when nothing was edited.
+pub fn verify(
+    dir: &Path,
+    report: &Report,
+    json_text: &str,
+    key: &[u8; 32],
+    public_key: Option<&vault_format::PublicKey>,
+) -> Vec<String> {
+    let mut signatures = Vec::new();
+    if !signature::hmac_matches(report, key) {
+        signatures.push(format!(
+            "{JSON_FILE}: the signature does not match its content (edited, or signed with another vault's key)"
+        ));
+    }
+    if let Some(public_key) = public_key {
+        signatures.extend(signature::ed25519_problem(report, public_key));
+    }
+    check_files(dir, report, json_text, signatures)
+}
+
+/// What a check without a key found wrong: the Ed25519 signature under
+/// `public_key`, and the files; empty when nothing was edited.
+pub fn verify_keyless(
+    dir: &Path,
+    report: &Report,
+    json_text: &str,
+    public_key: &vault_format::PublicKey,
+) -> Vec<String> {
+    let signatures = signature::ed25519_problem(report, public_key)
+        .into_iter()
+        .collect();
+    check_files(dir, report, json_text, signatures)
+}
+
+/// The problems of a report, in order: `report.json` not byte for byte the
+/// tool's rendering of the report, the `signatures` found wrong, then
+/// `report.md` and `report.html` without their recorded SHA-256.
+fn check_files(
+    dir: &Path,
+    report: &Report,
+    json_text: &str,
+    signatures: Vec<String>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     if report.to_file_text() != json_text {
         problems.push(format!(
             "{JSON_FILE} is not byte for byte what the tool wrote (edited or reformatted)"
         ));
     }
-    if !report.signature_matches(key) {
-        problems.push(format!(
-            "{JSON_FILE}: the signature does not match its content (edited, or signed with another vault's key)"
-        ));
-    }
+    problems.extend(signatures);
     for (name, expected) in [
         (MARKDOWN_FILE, &report.renderings.markdown_sha256),
         (HTML_FILE, &report.renderings.html_sha256),
@@ -642,12 +644,13 @@ mod tests {
     #[test]
     fn a_signature_covers_every_field_and_needs_the_key() {
         let mut report = sample();
-        report.sign(&[7; 32]);
-        assert!(report.signature_matches(&[7; 32]));
-        assert!(!report.signature_matches(&[8; 32]));
+        signature::sign(&mut report, &ReportKeys::hmac_only([7; 32]));
+        assert!(signature::hmac_matches(&report, &[7; 32]));
+        assert!(!signature::hmac_matches(&report, &[8; 32]));
+        assert_eq!(signature::public_key_signature(&report), None);
         let mut edited = report.clone();
         edited.operator = "someone else".into();
-        assert!(!edited.signature_matches(&[7; 32]));
+        assert!(!signature::hmac_matches(&edited, &[7; 32]));
         let text = report.to_file_text();
         let back: Report = serde_json::from_str(&text).unwrap();
         assert_eq!(back, report);

@@ -42,7 +42,13 @@ impl Resume {
             ))
             .hint("resume with the vault file the failed run restored from"));
         }
-        let problems = super::verify(dir, &earlier, &text, &vault.derive_key(super::KEY_PURPOSE));
+        let problems = super::verify(
+            dir,
+            &earlier,
+            &text,
+            &vault.derive_key(super::KEY_PURPOSE),
+            vault.vault().header().public_key.as_ref(),
+        );
         if let Some(problem) = problems.first() {
             return Err(ToolError::new(
                 Exit::Problem,

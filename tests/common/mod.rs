@@ -110,7 +110,13 @@ pub const USER_ROWS: u64 = 2000;
 /// A committed vault at `path` openable by each of `keys`: a stream of
 /// row-like text over several 4 KiB chunks and a small blob stream.
 pub fn make_vault(path: &Path, keys: &[&KeyMaterial]) {
+    make_vault_version(path, keys, vault_format::FORMAT_VERSION);
+}
+
+/// [`make_vault`] in another format version (1: no public key).
+pub fn make_vault_version(path: &Path, keys: &[&KeyMaterial], format_version: u16) {
     let options = WriterOptions {
+        format_version,
         source: "sqlite tests/acceptance.db".into(),
         tool_version: "vault tests".into(),
         chunk_size: 4096,

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use vault_format::{FileKey, KdfParams, KeyMaterial, Passphrase, VaultWriter, WriterOptions};
+use vault_format::{
+    FORMAT_VERSION, FileKey, KdfParams, KeyMaterial, Passphrase, VaultWriter, WriterOptions,
+};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -55,6 +57,8 @@ struct Case {
     read: &'static str,
     /// A phrase the error of `read` must contain, where the code alone is ambiguous.
     read_message: Option<&'static str>,
+    /// The header's format version that a good case must have.
+    version: u16,
     make: fn(&Maker, &Path) -> Res<Vec<Stream>>,
 }
 
@@ -77,6 +81,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "ok",
             read_message: None,
+            version: 2,
             make: |m, path| m.standard(path, &["keyfile"]),
         },
         Case {
@@ -87,6 +92,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "ok",
             read_message: None,
+            version: 2,
             make: |m, path| m.standard(path, &["passphrase"]),
         },
         Case {
@@ -97,6 +103,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "ok",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 let streams = vec![
                     stream("empty", 0, Vec::new()),
@@ -119,7 +126,19 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "ok",
             read_message: None,
+            version: 2,
             make: |m, path| m.standard(path, &["keyfile", "passphrase"]),
+        },
+        Case {
+            name: "good-v1-keyfile",
+            what: "The standard three streams in a version 1 vault (no signature algorithm and no public key in the header: tool_version at offset 42), one key-file slot. A version 2 reader opens it. Nothing changed.",
+            key: "keyfile",
+            structure: "ok",
+            unlock: "ok",
+            read: "ok",
+            read_message: None,
+            version: 1,
+            make: |m, path| m.write_version(path, &["keyfile"], standard_streams(), 1),
         },
         // Keys.
         Case {
@@ -130,6 +149,7 @@ fn cases() -> Vec<Case> {
             unlock: "wrong-key",
             read: "wrong-key",
             read_message: None,
+            version: 2,
             make: |m, path| m.damaged(path, &["keyfile"], |_| Ok(())),
         },
         Case {
@@ -140,6 +160,7 @@ fn cases() -> Vec<Case> {
             unlock: "wrong-key",
             read: "wrong-key",
             read_message: None,
+            version: 2,
             make: |m, path| m.damaged(path, &["passphrase"], |_| Ok(())),
         },
         Case {
@@ -150,6 +171,7 @@ fn cases() -> Vec<Case> {
             unlock: "wrong-key",
             read: "wrong-key",
             read_message: Some("no key file slot"),
+            version: 2,
             make: |m, path| m.damaged(path, &["passphrase"], |_| Ok(())),
         },
         Case {
@@ -160,6 +182,7 @@ fn cases() -> Vec<Case> {
             unlock: "wrong-key",
             read: "wrong-key",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 let other = m.scratch("slot-donor.vault");
                 m.standard(&other, &["keyfile"])?;
@@ -186,6 +209,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: Some("key slot 1"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_slot(conn, 1, false, |body| {
@@ -204,6 +228,7 @@ fn cases() -> Vec<Case> {
             unlock: "kdf-too-costly",
             read: "kdf-too-costly",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["passphrase"], |conn| {
                     edit_slot(conn, 1, true, |body| {
@@ -220,6 +245,7 @@ fn cases() -> Vec<Case> {
             unlock: "kdf-too-costly",
             read: "kdf-too-costly",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["passphrase"], |conn| {
                     edit_slot(conn, 1, true, |body| {
@@ -236,6 +262,7 @@ fn cases() -> Vec<Case> {
             unlock: "kdf-too-costly",
             read: "kdf-too-costly",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["passphrase"], |conn| {
                     edit_slot(conn, 1, true, |body| {
@@ -247,13 +274,14 @@ fn cases() -> Vec<Case> {
         // The header.
         Case {
             name: "unknown-version",
-            what: "Header format_version (offset 8) set to 2; the MAC left as it was.",
+            what: "Header format_version (offset 8) set to 3, a version no reader knows; the MAC left as it was.",
             key: "keyfile",
             structure: "unsupported-version",
             unlock: "unsupported-version",
             read: "unsupported-version",
             read_message: None,
-            make: |m, path| m.damaged(path, &["keyfile"], |conn| edit_header(conn, |h| h[9] = 2)),
+            version: 2,
+            make: |m, path| m.damaged(path, &["keyfile"], |conn| edit_header(conn, |h| h[9] = 3)),
         },
         Case {
             name: "unknown-algorithm",
@@ -263,7 +291,34 @@ fn cases() -> Vec<Case> {
             unlock: "unsupported-algorithm",
             read: "unsupported-algorithm",
             read_message: None,
+            version: 2,
             make: |m, path| m.damaged(path, &["keyfile"], |conn| edit_header(conn, |h| h[10] = 2)),
+        },
+        Case {
+            name: "unknown-signature-algorithm",
+            what: "Header signature algorithm id (offset 42) set to 2; the MAC left as it was.",
+            key: "keyfile",
+            structure: "unsupported-algorithm",
+            unlock: "unsupported-algorithm",
+            read: "unsupported-algorithm",
+            read_message: None,
+            version: 2,
+            make: |m, path| m.damaged(path, &["keyfile"], |conn| edit_header(conn, |h| h[42] = 2)),
+        },
+        Case {
+            name: "tampered-public-key",
+            what: "One byte of the header's public key (offset 43) flipped, the header MAC left as it was: a forger's key put in place of the vault's.",
+            key: "keyfile",
+            structure: "ok",
+            unlock: "header-tampered",
+            read: "header-tampered",
+            read_message: None,
+            version: 2,
+            make: |m, path| {
+                m.damaged(path, &["keyfile"], |conn| {
+                    edit_header(conn, |h| h[43] ^= 0x01)
+                })
+            },
         },
         Case {
             name: "bad-magic",
@@ -273,6 +328,7 @@ fn cases() -> Vec<Case> {
             unlock: "not-a-vault",
             read: "not-a-vault",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_header(conn, |h| h[0] = b'P')
@@ -287,6 +343,7 @@ fn cases() -> Vec<Case> {
             unlock: "header-tampered",
             read: "header-tampered",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_header(conn, |h| {
@@ -305,6 +362,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("fails authentication"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_chunk(conn, DOCUMENT, 1, true, |c| c[100] ^= 0x40)
@@ -319,6 +377,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("checksum does not match"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_chunk(conn, DOCUMENT, 1, false, |c| c[100] ^= 0x40)
@@ -333,6 +392,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "truncated",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -351,6 +411,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -369,6 +430,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -391,6 +453,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("fails authentication"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     for (from, to) in [(1, -1), (2, 1), (-1, 2)] {
@@ -411,6 +474,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("fails authentication"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     let chunk = read_chunk(conn, DOCUMENT, 0)?;
@@ -426,6 +490,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("fails authentication"),
+            version: 2,
             make: |m, path| {
                 let other = m.scratch("chunk-donor.vault");
                 m.standard(&other, &["keyfile"])?;
@@ -443,6 +508,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "damaged",
             read_message: Some("unknown flags"),
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -462,6 +528,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "length-out-of-bounds",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -480,6 +547,7 @@ fn cases() -> Vec<Case> {
             unlock: "ok",
             read: "length-out-of-bounds",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     edit_chunk(conn, DOCUMENT, 0, true, |c| c.resize(CHUNK_SIZE + 17, 0))
@@ -495,6 +563,7 @@ fn cases() -> Vec<Case> {
             unlock: "incomplete",
             read: "incomplete",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute("DELETE FROM manifest", [])?;
@@ -510,6 +579,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: Some("fails authentication"),
+            version: 2,
             make: |m, path| {
                 let other = m.scratch("manifest-donor.vault");
                 m.standard(&other, &["keyfile"])?;
@@ -536,6 +606,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: None,
+            version: 2,
             make: |m, path| m.damaged(path, &["keyfile"], |conn| drop_stream(conn, AUDIT)),
         },
         Case {
@@ -546,6 +617,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: None,
+            version: 2,
             make: |m, path| m.damaged(path, &["keyfile"], |conn| drop_stream(conn, DOCUMENT)),
         },
         Case {
@@ -556,6 +628,7 @@ fn cases() -> Vec<Case> {
             unlock: "damaged",
             read: "damaged",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute(
@@ -575,6 +648,7 @@ fn cases() -> Vec<Case> {
             unlock: "not-a-vault",
             read: "not-a-vault",
             read_message: None,
+            version: 2,
             make: |_, path| {
                 let conn = Connection::open(path)?;
                 conn.execute_batch(
@@ -592,6 +666,7 @@ fn cases() -> Vec<Case> {
             unlock: "not-a-vault",
             read: "not-a-vault",
             read_message: None,
+            version: 2,
             make: |_, path| {
                 std::fs::write(path, noise(4096, 99))?;
                 Ok(Vec::new())
@@ -605,6 +680,7 @@ fn cases() -> Vec<Case> {
             unlock: "not-a-vault",
             read: "not-a-vault",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute_batch(
@@ -631,6 +707,7 @@ fn cases() -> Vec<Case> {
             unlock: "not-a-vault",
             read: "not-a-vault",
             read_message: None,
+            version: 2,
             make: |m, path| {
                 m.damaged(path, &["keyfile"], |conn| {
                     conn.execute_batch("DROP TABLE manifest;")?;
@@ -653,15 +730,7 @@ impl Maker {
 
     /// The standard vault: text of several chunks and two incompressible streams.
     fn standard(&self, path: &Path, keys: &[&str]) -> Res<Vec<Stream>> {
-        let streams = vec![
-            Stream {
-                metadata: serde_json::json!({"table": "app_user", "columns": ["id", "email", "state"]}),
-                ..stream("app_user", 600, text_rows(600))
-            },
-            stream("document", 3, noise(10_000, 1)),
-            stream("audit", 2, noise(10_000, 2)),
-        ];
-        self.write(path, keys, streams)
+        self.write(path, keys, standard_streams())
     }
 
     /// A standard vault, then changed by `tamper` through rusqlite.
@@ -680,7 +749,18 @@ impl Maker {
     }
 
     fn write(&self, path: &Path, keys: &[&str], streams: Vec<Stream>) -> Res<Vec<Stream>> {
+        self.write_version(path, keys, streams, FORMAT_VERSION)
+    }
+
+    fn write_version(
+        &self,
+        path: &Path,
+        keys: &[&str],
+        streams: Vec<Stream>,
+        format_version: u16,
+    ) -> Res<Vec<Stream>> {
         let options = WriterOptions {
+            format_version,
             source: "sqlite demo/acceptance.db".into(),
             tool_version: "vault-format make_vectors".into(),
             chunk_size: CHUNK_SIZE as u32,
@@ -704,6 +784,18 @@ impl Maker {
         writer.finish()?;
         Ok(streams)
     }
+}
+
+/// The standard vault's streams: text of several chunks and two incompressible streams.
+fn standard_streams() -> Vec<Stream> {
+    vec![
+        Stream {
+            metadata: serde_json::json!({"table": "app_user", "columns": ["id", "email", "state"]}),
+            ..stream("app_user", 600, text_rows(600))
+        },
+        stream("document", 3, noise(10_000, 1)),
+        stream("audit", 2, noise(10_000, 2)),
+    ]
 }
 
 fn stream(name: &'static str, rows: u64, bytes: Vec<u8>) -> Stream {
@@ -888,6 +980,9 @@ fn case_toml(case: &Case, streams: &[Stream]) -> String {
     if let Some(message) = case.read_message {
         let _ = writeln!(out, "read_message = {}", toml_string(message));
     }
+    if case.read == "ok" {
+        let _ = writeln!(out, "format_version = {}", case.version);
+    }
     if !streams.is_empty() {
         let _ = writeln!(
             out,
@@ -930,6 +1025,10 @@ m=64 KiB, p=1. The damage is done with plain rusqlite, as an attacker would.
   stream of the manifest to its end, so a failure to open or unlock is also
   the outcome of `read`. `read_message`, when present, is a phrase the error
   of `read` must contain.
+* `format_version` (good cases): the header's version. A version 2 vault
+  must have a public key, and a signature made with the signing key that
+  unlocking derives must verify under it (SPEC.md section 5.4); a version 1
+  vault has neither.
 * `[streams]` (good cases): the SHA-256 of every stream's plaintext; `read`
   must give exactly these streams and bytes.
 

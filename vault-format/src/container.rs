@@ -29,7 +29,7 @@ const LARGEST_VALUE: usize = if MAX_CHUNK_SIZE as usize > MAX_MANIFEST_LEN {
 pub(crate) const SQLITE_LENGTH_LIMIT: usize = LARGEST_VALUE + 1024;
 
 /// Creates the tables in a new, empty partial file.
-pub(crate) fn create(path: &Path) -> Result<Connection> {
+pub(crate) fn create(path: &Path, format_version: u16) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.execute_batch(&format!(
         "PRAGMA page_size = {PAGE_SIZE};
@@ -38,8 +38,7 @@ pub(crate) fn create(path: &Path) -> Result<Connection> {
          PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA application_id = {APPLICATION_ID};
-         PRAGMA user_version = {};",
-        crate::header::FORMAT_VERSION
+         PRAGMA user_version = {format_version};"
     ))?;
     conn.execute_batch(crate::schema::SCHEMA)?;
     Ok(conn)
@@ -128,7 +127,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.vault");
         std::fs::File::create(&path).unwrap();
-        create(&path).unwrap().close().unwrap();
+        create(&path, crate::header::FORMAT_VERSION)
+            .unwrap()
+            .close()
+            .unwrap();
         for writable in [false, true] {
             let conn = open(&path, writable).unwrap();
             let limit = conn.limit(Limit::SQLITE_LIMIT_LENGTH).unwrap();

@@ -49,7 +49,7 @@ pub enum VaultError {
     },
     #[error("not a vault file: {reason}")]
     NotAVault { reason: String },
-    #[error("format version {found} is not supported (this build reads version {supported})")]
+    #[error("format version {found} is not supported (this build reads versions 1 to {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
     #[error("unknown {field} algorithm id {id}")]
     UnsupportedAlgorithm { field: &'static str, id: u8 },

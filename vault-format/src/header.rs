@@ -1,11 +1,14 @@
 //! The header (SPEC.md section 3): what a vault is, encoded and parsed byte for byte.
 
 use crate::error::{Location, Result, VaultError};
+use crate::signing::{PUBLIC_KEY_LEN, PublicKey};
 
 /// The 8 bytes every vault header starts with.
 pub const MAGIC: [u8; 8] = [0x89, b'V', b'L', b'T', b'\r', b'\n', 0x1a, b'\n'];
-/// The format version this build writes, and the only one it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The versions this build reads: version 1 has no public key.
+pub const READABLE_VERSIONS: [u16; 2] = [1, 2];
 /// Smallest and largest chunk sizes (plaintext bytes).
 pub const MIN_CHUNK_SIZE: u32 = 4096;
 pub const MAX_CHUNK_SIZE: u32 = 16 * 1024 * 1024;
@@ -13,8 +16,10 @@ pub const MAX_CHUNK_SIZE: u32 = 16 * 1024 * 1024;
 pub const DEFAULT_CHUNK_SIZE: u32 = 1024 * 1024;
 const MAX_TOOL_VERSION: usize = 256;
 const MAX_SOURCE: usize = 1024;
-/// Bytes before `tool_version`: magic to chunk_size.
-const FIXED_LEN: usize = 42;
+/// Bytes before `tool_version` in version 1: magic to chunk_size.
+const FIXED_LEN_V1: usize = 42;
+/// Bytes before `tool_version` in version 2: the signature id and public key follow chunk_size.
+const FIXED_LEN: usize = FIXED_LEN_V1 + 1 + PUBLIC_KEY_LEN;
 /// The longest header: both texts at their maximum (SPEC.md section 2.2).
 pub(crate) const MAX_ENCODED_LEN: usize = FIXED_LEN + 2 + MAX_TOOL_VERSION + 2 + MAX_SOURCE;
 
@@ -22,6 +27,7 @@ const CIPHER_AES_256_GCM: u8 = 1;
 const COMPRESSION_ZSTD: u8 = 1;
 const DIGEST_SHA256: u8 = 1;
 const SUBKEY_KDF_HKDF_SHA256: u8 = 1;
+const SIGNATURE_ED25519: u8 = 1;
 
 /// The parsed header of a vault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +36,8 @@ pub struct Header {
     pub vault_id: [u8; 16],
     pub created_unix: i64,
     pub chunk_size: u32,
+    /// The Ed25519 public key (version 2); `None` in a version 1 vault.
+    pub public_key: Option<PublicKey>,
     pub tool_version: String,
     pub source: String,
 }
@@ -50,6 +58,10 @@ impl Header {
         out.extend_from_slice(&self.vault_id);
         out.extend_from_slice(&self.created_unix.to_be_bytes());
         out.extend_from_slice(&self.chunk_size.to_be_bytes());
+        if let Some(public_key) = &self.public_key {
+            out.push(SIGNATURE_ED25519);
+            out.extend_from_slice(public_key.as_bytes());
+        }
         put_str16(&mut out, &self.tool_version);
         put_str16(&mut out, &self.source);
         out
@@ -64,7 +76,7 @@ impl Header {
             });
         }
         let format_version = r.u16()?;
-        if format_version != FORMAT_VERSION {
+        if !READABLE_VERSIONS.contains(&format_version) {
             return Err(VaultError::UnsupportedVersion {
                 found: format_version,
                 supported: FORMAT_VERSION,
@@ -92,6 +104,18 @@ impl Header {
                 ),
             });
         }
+        let public_key = if format_version >= 2 {
+            let id = r.u8()?;
+            if id != SIGNATURE_ED25519 {
+                return Err(VaultError::UnsupportedAlgorithm {
+                    field: "signature",
+                    id,
+                });
+            }
+            Some(PublicKey::from_bytes(r.array()?))
+        } else {
+            None
+        };
         let tool_version = r.str16(MAX_TOOL_VERSION)?;
         let source = r.str16(MAX_SOURCE)?;
         r.finish()?;
@@ -100,6 +124,7 @@ impl Header {
             vault_id,
             created_unix,
             chunk_size,
+            public_key,
             tool_version,
             source,
         })
@@ -107,6 +132,22 @@ impl Header {
 
     /// Checks the lengths a writer is about to encode.
     pub(crate) fn validate_for_writing(&self) -> Result<()> {
+        let has_key = self.public_key.is_some();
+        if !READABLE_VERSIONS.contains(&self.format_version)
+            || has_key != (self.format_version >= 2)
+        {
+            return Err(VaultError::Usage {
+                detail: format!(
+                    "format version {} cannot be written{}",
+                    self.format_version,
+                    if has_key {
+                        " with a public key"
+                    } else {
+                        " without a public key"
+                    }
+                ),
+            });
+        }
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size) {
             return Err(VaultError::Usage {
                 detail: format!(
@@ -223,6 +264,7 @@ mod tests {
             vault_id: [7; 16],
             created_unix: 1_790_000_000,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            public_key: Some(PublicKey::from_bytes([5; 32])),
             tool_version: "vault 0.1.0".into(),
             source: "postgres acc-db:5432/camis".into(),
         }
@@ -237,7 +279,7 @@ mod tests {
     #[test]
     fn unknown_version_is_its_own_error() {
         let mut bytes = sample().encode();
-        bytes[9] = 2;
+        bytes[9] = 3;
         assert_eq!(
             Header::decode(&bytes).unwrap_err().code(),
             "unsupported-version"
@@ -253,7 +295,48 @@ mod tests {
         };
         longest.validate_for_writing().unwrap();
         assert_eq!(longest.encode().len(), MAX_ENCODED_LEN);
-        assert_eq!(MAX_ENCODED_LEN, 1326);
+        assert_eq!(MAX_ENCODED_LEN, 1359);
+    }
+
+    #[test]
+    fn version_1_has_no_public_key_and_still_parses() {
+        let v1 = Header {
+            format_version: 1,
+            public_key: None,
+            ..sample()
+        };
+        v1.validate_for_writing().unwrap();
+        let bytes = v1.encode();
+        assert_eq!(bytes.len(), sample().encode().len() - 33);
+        assert_eq!(&bytes[42..44], &11u16.to_be_bytes());
+        assert_eq!(Header::decode(&bytes).unwrap(), v1);
+    }
+
+    #[test]
+    fn the_public_key_sits_at_offset_43_after_its_algorithm_id() {
+        let bytes = sample().encode();
+        assert_eq!(bytes[42], SIGNATURE_ED25519);
+        assert_eq!(&bytes[43..75], &[5; 32]);
+        let mut unknown = bytes.clone();
+        unknown[42] = 2;
+        assert_eq!(
+            Header::decode(&unknown).unwrap_err().code(),
+            "unsupported-algorithm"
+        );
+    }
+
+    #[test]
+    fn a_version_and_a_key_that_disagree_are_not_written() {
+        let keyless_v2 = Header {
+            public_key: None,
+            ..sample()
+        };
+        assert!(keyless_v2.validate_for_writing().is_err());
+        let keyed_v1 = Header {
+            format_version: 1,
+            ..sample()
+        };
+        assert!(keyed_v1.validate_for_writing().is_err());
     }
 
     #[test]

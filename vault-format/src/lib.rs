@@ -13,6 +13,8 @@
 //!   authenticated as they are read.
 //! * [`check_structure`] and [`check_deep`] are the two levels of check.
 //! * [`add_key_slot`] and [`remove_key_slot`] edit key slots atomically.
+//! * [`UnlockedVault::signing_key`] signs for a key holder; the header's
+//!   [`PublicKey`] checks the signature without a key.
 
 mod atomic;
 mod bounded;
@@ -30,13 +32,16 @@ mod read_ahead;
 mod reader;
 mod schema;
 mod sealer;
+mod signing;
 mod slot;
 mod writer;
 
 pub use check::{CheckReport, check_deep, check_structure};
 pub use container::APPLICATION_ID;
 pub use error::{ErrorClass, Location, Result, VaultError};
-pub use header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
+pub use header::{
+    DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, READABLE_VERSIONS,
+};
 pub use keys::{
     FileKey, KEY_SOURCE_LIMIT, KdfParams, KeyMaterial, MAX_M_COST_KIB, MAX_PARALLELISM, MAX_T_COST,
     Passphrase,
@@ -45,6 +50,7 @@ pub use keyslots::{add_key_slot, remove_key_slot};
 pub use manifest::{MAX_MANIFEST_LEN, MAX_STREAM_NAME_LEN, Manifest, StreamEntry, StreamInfo};
 pub use read_ahead::ReadAhead;
 pub use reader::{StreamReader, UnlockedVault, Vault, vault_error_of};
+pub use signing::{PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SigningKey};
 pub use slot::{KeySlot, MAX_KEY_SLOTS, SlotKind};
 pub use writer::{
     StreamProgressView, StreamWriter, VaultSummary, VaultWriter, WriteProgress, WriterOptions,

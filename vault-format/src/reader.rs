@@ -12,6 +12,7 @@ use crate::error::{Location, Result, VaultError};
 use crate::header::Header;
 use crate::keys::KeyMaterial;
 use crate::manifest::{Manifest, StreamEntry, StreamInfo};
+use crate::signing::SigningKey;
 use crate::slot::{KeySlot, SlotKind};
 
 /// A vault opened without a key: header, key slots and the plaintext stream index.
@@ -104,6 +105,13 @@ impl Vault {
         let keys = VaultKeys::derive(&data_key, &self.header.vault_id);
         if !keys.header_mac_matches(&self.header_bytes, &self.header_mac) {
             return Err(VaultError::HeaderTampered);
+        }
+        // The MAC authenticated the public key; it must also be the one the
+        // data key derives (SPEC.md section 5.4).
+        if let Some(public_key) = self.header.public_key {
+            if SigningKey::derive(&data_key, &self.header.vault_id).public_key() != public_key {
+                return Err(VaultError::HeaderTampered);
+            }
         }
         let manifest = read_manifest(&self.conn, &keys, &self.header.vault_id, &self.header_bytes)?;
         check_manifest_against_index(&manifest, &self.header, &self.streams)?;
@@ -207,6 +215,16 @@ impl UnlockedVault {
             &self.vault.header().vault_id,
             &info,
         )
+    }
+
+    /// The vault's Ed25519 signing key (SPEC.md section 5.4), derived again
+    /// from the data key; `None` for a version 1 vault, which has no public
+    /// key. Its signatures verify under `header().public_key`.
+    pub fn signing_key(&self) -> Option<SigningKey> {
+        self.vault
+            .header
+            .public_key
+            .map(|_| SigningKey::derive(&self.data_key, &self.vault.header.vault_id))
     }
 
     /// The number of the slot that the key material opened.

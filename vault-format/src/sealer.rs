@@ -20,6 +20,8 @@ pub(crate) struct SealContext {
     pub(crate) vault_id: [u8; 16],
     pub(crate) chunk_size: usize,
     pub(crate) compression_level: i32,
+    /// The header's version, repeated in the manifest.
+    pub(crate) format_version: u16,
 }
 
 /// One chunk on its way to the file.

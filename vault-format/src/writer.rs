@@ -15,6 +15,7 @@ use crate::header::{DEFAULT_CHUNK_SIZE, FORMAT_VERSION, Header};
 use crate::keys::{DataKey, KdfParams, KeyMaterial};
 use crate::manifest::{MAX_STREAM_NAME_LEN, Manifest, StreamEntry};
 use crate::sealer::{SealContext, Sealer, StreamProgress};
+use crate::signing::SigningKey;
 use crate::slot::KeySlot;
 
 /// How a new vault is written.
@@ -30,6 +31,9 @@ pub struct WriterOptions {
     pub compression_level: i32,
     /// Argon2id costs of passphrase slots.
     pub kdf: KdfParams,
+    /// The format version to write: [`FORMAT_VERSION`], or 1 for a vault
+    /// without a public key that older readers open (SPEC.md section 11).
+    pub format_version: u16,
 }
 
 impl Default for WriterOptions {
@@ -40,6 +44,7 @@ impl Default for WriterOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
             compression_level: 3,
             kdf: KdfParams::default(),
+            format_version: FORMAT_VERSION,
         }
     }
 }
@@ -134,11 +139,16 @@ impl VaultWriter {
                 path: path.to_owned(),
             });
         }
+        let data_key = DataKey::generate()?;
+        let vault_id = crate::random::array::<16>()?;
+        let public_key = (options.format_version >= 2)
+            .then(|| SigningKey::derive(&data_key, &vault_id).public_key());
         let header = Header {
-            format_version: FORMAT_VERSION,
-            vault_id: crate::random::array::<16>()?,
+            format_version: options.format_version,
+            vault_id,
             created_unix: now_unix(),
             chunk_size: options.chunk_size,
+            public_key,
             tool_version: options.tool_version.clone(),
             source: options.source.clone(),
         };
@@ -147,8 +157,7 @@ impl VaultWriter {
             detail: format!("zstd level {}: {e}", options.compression_level),
         })?;
         let partial = PartialFile::create_beside(path)?;
-        let conn = crate::container::create(partial.path())?;
-        let data_key = DataKey::generate()?;
+        let conn = crate::container::create(partial.path(), header.format_version)?;
         let vault_keys = VaultKeys::derive(&data_key, &header.vault_id);
         let header_bytes = header.encode();
         conn.execute(
@@ -164,6 +173,7 @@ impl VaultWriter {
             vault_id: header.vault_id,
             chunk_size: header.chunk_size as usize,
             compression_level: options.compression_level,
+            format_version: header.format_version,
         });
         let conn = Arc::new(Mutex::new(conn));
         let sealer = Arc::new(Sealer::start(Arc::clone(&context), Arc::clone(&conn))?);
@@ -271,7 +281,7 @@ impl VaultWriter {
                 detail: "a sealing worker panicked".into(),
             })?;
         let manifest = Manifest {
-            format_version: FORMAT_VERSION,
+            format_version: context.format_version,
             vault_id: hex::encode(context.vault_id),
             streams,
         };

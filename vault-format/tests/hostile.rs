@@ -117,8 +117,8 @@ fn every_value_over_its_bound_is_refused_naming_the_column_and_the_bound() {
     let cases = [
         (
             "vault_header.header",
-            1326,
-            "UPDATE vault_header SET header = zeroblob(1327)",
+            1359,
+            "UPDATE vault_header SET header = zeroblob(1360)",
         ),
         (
             "vault_header.header_mac",

@@ -29,6 +29,8 @@ struct Expect {
     unlock: String,
     read: String,
     read_message: Option<String>,
+    /// Good cases: the header's format version.
+    format_version: Option<u16>,
 }
 
 fn folder() -> PathBuf {
@@ -106,6 +108,11 @@ fn run(name: &str, case: &Case) -> Vec<String> {
         }
         _ => {}
     }
+    if let (Ok(unlocked), Some(version)) = (&unlock, case.expect.format_version) {
+        problems.extend(check_signing_key(unlocked, version));
+    } else if case.expect.read == "ok" {
+        problems.push("a good case must state its format_version".into());
+    }
     if case.expect.read == "ok" {
         let expected: Vec<(String, String)> = case
             .streams
@@ -126,6 +133,34 @@ fn run(name: &str, case: &Case) -> Vec<String> {
                 ));
             }
         }
+    }
+    problems
+}
+
+/// A version 2 vault's header holds the public key of the signing key that
+/// unlocking derives (SPEC.md section 5.4); a version 1 vault has neither.
+fn check_signing_key(unlocked: &vault_format::UnlockedVault, version: u16) -> Vec<String> {
+    let header = unlocked.vault().header();
+    let mut problems = Vec::new();
+    if header.format_version != version {
+        problems.push(format!(
+            "format version {} instead of {version}",
+            header.format_version
+        ));
+    }
+    match (header.public_key, unlocked.signing_key()) {
+        (Some(public_key), Some(signer)) if version >= 2 => {
+            let signature = signer.sign(b"vector");
+            if !public_key.verifies(b"vector", &signature) {
+                problems
+                    .push("the signing key's signature fails under the header's public key".into());
+            }
+        }
+        (None, None) if version == 1 => {}
+        (public_key, signer) => problems.push(format!(
+            "version {version} with public key {public_key:?} and a signing key: {}",
+            signer.is_some()
+        )),
     }
     problems
 }
