@@ -265,6 +265,13 @@ fn walkthrough(
             "Demo complete: every preserved row is back. Files are in {}.",
             dir.display()
         )?;
+        if let Some(scanned) = &pipeline.leak_scan {
+            writeln!(
+                out,
+                "No original value of the sanitized data is left anywhere: {}",
+                scanned.line()
+            )?;
+        }
         if let Some(public_key) = unlocked.vault().header().public_key {
             writeln!(
                 out,
@@ -278,10 +285,20 @@ fn walkthrough(
         }
         Ok(Exit::Success)
     } else {
-        Err(ToolError::new(
-            Exit::Problem,
-            "the demo found preserved tables that differ after the restore",
-        ))
+        let why = if pipeline
+            .leak_scan
+            .as_ref()
+            .is_some_and(|s| s.values_left() > 0)
+        {
+            "the demo's leak scan found sanitized values left"
+        } else if exposed != (0, 0, 0) {
+            "the demo found data testers must not see after the sanitize"
+        } else if pipeline.exit() != Exit::Success {
+            "a step of the demo's pipeline ended with findings"
+        } else {
+            "the demo found preserved tables that differ after the restore"
+        };
+        Err(ToolError::new(Exit::Problem, why))
     }
 }
 

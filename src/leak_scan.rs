@@ -164,13 +164,32 @@ pub async fn fingerprint<E: LeakScan>(
         if columns.is_empty() {
             continue;
         }
-        db.read_text(
-            &table.table,
-            &columns,
-            filter.as_deref(),
-            &mut |_, value| prints.add(value),
-        )
+        let Some(filter) = filter else {
+            db.read_text(&table.table, &columns, None, &mut |_, value| {
+                prints.add(value)
+            })
+            .await?;
+            continue;
+        };
+        // A value that the rows the rule keeps also hold (a ward, a
+        // routine phrase) says nothing of the rows it removes: only the
+        // values of its own rows are looked for.
+        let mut removed: Vec<std::collections::HashSet<String>> =
+            vec![Default::default(); columns.len()];
+        db.read_text(&table.table, &columns, Some(&filter), &mut |i, value| {
+            removed[i].insert(value.to_owned());
+        })
         .await?;
+        let kept_rows = format!("({filter}) IS NOT TRUE");
+        db.read_text(&table.table, &columns, Some(&kept_rows), &mut |i, value| {
+            removed[i].remove(value);
+        })
+        .await?;
+        for values in removed {
+            for value in values {
+                prints.add(&value);
+            }
+        }
     }
     Ok(prints)
 }
