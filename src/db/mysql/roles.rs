@@ -67,7 +67,8 @@ fn kept(config: &Config) -> Result<Vec<Account>, ToolError> {
     for text in config.kept_roles() {
         let account = Account::parse(text)
             .filter(|a| {
-                let quote = |s: &str| s.starts_with(['\'', '"', '`']) || s.ends_with(['\'', '"', '`']);
+                let quote =
+                    |s: &str| s.starts_with(['\'', '"', '`']) || s.ends_with(['\'', '"', '`']);
                 !quote(a.user()) && !quote(a.host())
             })
             .ok_or_else(|| {
@@ -109,7 +110,10 @@ async fn show_create(
     }
 }
 
-async fn show_grants(conn: &mut MySqlConnection, account: &Account) -> Result<Vec<String>, ToolError> {
+async fn show_grants(
+    conn: &mut MySqlConnection,
+    account: &Account,
+) -> Result<Vec<String>, ToolError> {
     show(conn, format!("SHOW GRANTS FOR {}", account.sql()))
         .await
         .map_err(|e| mysql_error("", e))
@@ -118,7 +122,9 @@ async fn show_grants(conn: &mut MySqlConnection, account: &Account) -> Result<Ve
 /// Every account of the server that can log in (roles aside).
 async fn accounts(conn: &mut MySqlConnection, flavor: Flavor) -> Result<Vec<Account>, ToolError> {
     let sql = match flavor {
-        Flavor::MariaDb => "SELECT User, Host FROM mysql.user WHERE is_role = 'N' ORDER BY User, Host",
+        Flavor::MariaDb => {
+            "SELECT User, Host FROM mysql.user WHERE is_role = 'N' ORDER BY User, Host"
+        }
         Flavor::MySql => "SELECT User, Host FROM mysql.user ORDER BY User, Host",
     };
     sqlx::query(sql)
@@ -188,12 +194,7 @@ pub(super) async fn capture(
         .map(ToString::to_string)
         .collect();
     for definition in &definitions {
-        crate::roles::write_definition(
-            writer,
-            KIND,
-            &definition.account.to_string(),
-            definition,
-        )?;
+        crate::roles::write_definition(writer, KIND, &definition.account.to_string(), definition)?;
     }
     crate::roles::write_logins(writer, &logins)?;
     let names: Vec<String> = definitions.iter().map(|d| d.account.to_string()).collect();
@@ -234,7 +235,11 @@ fn unreadable(passwords: bool, error: &sqlx::Error) -> ToolError {
 }
 
 /// Whether a role exists on the server.
-async fn role_exists(conn: &mut MySqlConnection, flavor: Flavor, role: &str) -> Result<bool, ToolError> {
+async fn role_exists(
+    conn: &mut MySqlConnection,
+    flavor: Flavor,
+    role: &str,
+) -> Result<bool, ToolError> {
     let sql = match flavor {
         Flavor::MariaDb => "SELECT 1 FROM mysql.user WHERE User = ? AND is_role = 'Y'",
         Flavor::MySql => "SELECT 1 FROM mysql.user WHERE User = ?",
@@ -340,8 +345,14 @@ pub(super) async fn plan(
                             .push(Statement::plain(format!("ALTER USER {name} ACCOUNT LOCK")));
                     }
                 } else {
-                    let statements =
-                        text::alter(&name, &captured, &now, locked, definition.passwords, mariadb);
+                    let statements = text::alter(
+                        &name,
+                        &captured,
+                        &now,
+                        locked,
+                        definition.passwords,
+                        mariadb,
+                    );
                     let shown: Vec<&str> = statements.iter().map(|s| s.shown.as_str()).collect();
                     plan.lines.push(format!(
                         "roles: {account} was changed by the refresh ({}): {}{until}",
@@ -357,7 +368,14 @@ pub(super) async fn plan(
                 }
             }
         }
-        plan_role_grants(conn, flavor, definition, now_exists(&plan, account), &mut plan).await?;
+        plan_role_grants(
+            conn,
+            flavor,
+            definition,
+            now_exists(&plan, account),
+            &mut plan,
+        )
+        .await?;
     }
     if let Some(logins) = logins {
         production_only(conn, flavor, config, &logins, &definitions, me, &mut plan).await?;
@@ -406,7 +424,10 @@ async fn plan_role_grants(
         let sql = match kept {
             None => format!("REVOKE {} FROM {name}", quote_ident(&grant.role)),
             Some(k) if grant.admin && !k.admin => {
-                format!("REVOKE ADMIN OPTION FOR {} FROM {name}", quote_ident(&grant.role))
+                format!(
+                    "REVOKE ADMIN OPTION FOR {} FROM {name}",
+                    quote_ident(&grant.role)
+                )
             }
             Some(_) => continue,
         };
@@ -476,7 +497,10 @@ async fn production_only(
             let name = account.sql();
             plan.statements
                 .push(Statement::plain(format!("ALTER USER {name} ACCOUNT LOCK")));
-            locked.push((account.to_string(), format!("ALTER USER {name} ACCOUNT UNLOCK")));
+            locked.push((
+                account.to_string(),
+                format!("ALTER USER {name} ACCOUNT UNLOCK"),
+            ));
         }
     }
     plan.lines

@@ -151,11 +151,14 @@ impl Clauses {
         for row in rows {
             let tokens = tokens(row)?;
             let rest = match tokens.as_slice() {
-                [head, user, Token::Ident(_), Token::At, Token::Ident(_), rest @ ..]
-                    if (head.is("CREATE") || head.is("ALTER")) && user.is("USER") =>
-                {
-                    rest
-                }
+                [
+                    head,
+                    user,
+                    Token::Ident(_),
+                    Token::At,
+                    Token::Ident(_),
+                    rest @ ..,
+                ] if (head.is("CREATE") || head.is("ALTER")) && user.is("USER") => rest,
                 _ => return None,
             };
             clauses.read(rest)?;
@@ -349,7 +352,10 @@ fn body(clauses: &Clauses, auth: bool, locked: bool, mariadb: bool) -> Vec<Token
         false => out.extend(clauses.require.iter().cloned()),
     }
     out.push(Token::Word("WITH".into()));
-    for limit in LIMITS.iter().filter(|l| mariadb || **l != "MAX_STATEMENT_TIME") {
+    for limit in LIMITS
+        .iter()
+        .filter(|l| mariadb || **l != "MAX_STATEMENT_TIME")
+    {
         out.push(Token::Word((*limit).into()));
         let value = clauses.limits.get(*limit).map_or("0", String::as_str);
         out.push(Token::Word(value.to_owned()));
@@ -369,13 +375,20 @@ fn body(clauses: &Clauses, auth: bool, locked: bool, mariadb: bool) -> Vec<Token
 
 /// CREATE USER for the captured account (and ALTER USER ... PASSWORD
 /// EXPIRE when its password had expired).
-pub(super) fn create(account: &str, clauses: &Clauses, locked: bool, mariadb: bool) -> Vec<Statement> {
+pub(super) fn create(
+    account: &str,
+    clauses: &Clauses,
+    locked: bool,
+    mariadb: bool,
+) -> Vec<Statement> {
     let mut out = vec![Statement::of(
         &format!("CREATE USER {account}"),
         &body(clauses, !clauses.auth.is_empty(), locked, mariadb),
     )];
     if clauses.expired {
-        out.push(Statement::plain(format!("ALTER USER {account} PASSWORD EXPIRE")));
+        out.push(Statement::plain(format!(
+            "ALTER USER {account} PASSWORD EXPIRE"
+        )));
     }
     out
 }
@@ -397,7 +410,9 @@ pub(super) fn alter(
         &body(captured, auth, locked, mariadb),
     )];
     if captured.expired && (auth || !now.expired) {
-        out.push(Statement::plain(format!("ALTER USER {account} PASSWORD EXPIRE")));
+        out.push(Statement::plain(format!(
+            "ALTER USER {account} PASSWORD EXPIRE"
+        )));
     }
     out
 }
@@ -433,7 +448,7 @@ pub(super) fn rows_without_secret(rows: &[String]) -> Option<Vec<String>> {
 }
 
 /// A role granted to an account.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(super) struct RoleGrant {
     pub role: String,
     pub admin: bool,
@@ -448,15 +463,23 @@ pub(super) fn role_grants(rows: &[String]) -> (Vec<RoleGrant>, Option<String>) {
             continue;
         };
         match tokens.as_slice() {
-            [grant, Token::Ident(role), to, Token::Ident(_), Token::At, Token::Ident(_), rest @ ..]
-                if grant.is("GRANT") && to.is("TO") =>
-            {
+            [
+                grant,
+                Token::Ident(role),
+                to,
+                Token::Ident(_),
+                Token::At,
+                Token::Ident(_),
+                rest @ ..,
+            ] if grant.is("GRANT") && to.is("TO") => {
                 roles.push(RoleGrant {
                     role: role.clone(),
                     admin: rest.len() == 3 && rest[1].is("ADMIN"),
                 });
             }
-            [set, d, r, Token::Ident(role), ..] if set.is("SET") && d.is("DEFAULT") && r.is("ROLE") => {
+            [set, d, r, Token::Ident(role), ..]
+                if set.is("SET") && d.is("DEFAULT") && r.is("ROLE") =>
+            {
                 default = Some(role.clone());
             }
             _ => {}
@@ -485,8 +508,14 @@ mod tests {
             emit(&c.auth, false),
             "IDENTIFIED VIA mysql_native_password USING '*AB' OR unix_socket"
         );
-        assert_eq!(emit(&c.auth, true), "IDENTIFIED VIA mysql_native_password USING <hidden> OR unix_socket");
-        assert_eq!(emit(&c.require, false), "ISSUER '/C=NL/O=It''s' SUBJECT 'sub'");
+        assert_eq!(
+            emit(&c.auth, true),
+            "IDENTIFIED VIA mysql_native_password USING <hidden> OR unix_socket"
+        );
+        assert_eq!(
+            emit(&c.require, false),
+            "ISSUER '/C=NL/O=It''s' SUBJECT 'sub'"
+        );
         assert_eq!(c.limits.len(), 2);
         assert!(c.locked && c.expired);
         assert_eq!(emit(&c.policy, false), "INTERVAL 5 DAY");
@@ -494,23 +523,35 @@ mod tests {
             emit(&c.auth_without_secret(), false),
             "IDENTIFIED VIA mysql_native_password OR unix_socket"
         );
-        let by = Clauses::parse(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*AB'"])).unwrap();
-        assert_eq!(emit(&by.auth_without_secret(), false), "IDENTIFIED VIA mysql_native_password");
+        let by =
+            Clauses::parse(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*AB'"])).unwrap();
+        assert_eq!(
+            emit(&by.auth_without_secret(), false),
+            "IDENTIFIED VIA mysql_native_password"
+        );
         assert!(!by.locked && by.policy.is_empty() && !by.expired);
         assert!(Clauses::parse(&rows(&["DROP USER x"])).is_none());
-        assert!(Clauses::parse(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*AB"])).is_none());
+        assert!(
+            Clauses::parse(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*AB"])).is_none()
+        );
     }
 
     #[test]
     fn statements_show_no_authentication_string() {
-        let c = Clauses::parse(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*SECRET' PASSWORD EXPIRE"])).unwrap();
+        let c = Clauses::parse(&rows(&[
+            "CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*SECRET' PASSWORD EXPIRE",
+        ]))
+        .unwrap();
         let made = create("'t'@'%'", &c, true, true);
         assert_eq!(made.len(), 2);
         assert!(made[0].sql.contains("'*SECRET'"));
         assert!(!made[0].shown.contains("SECRET"));
         assert!(made[0].shown.contains("ACCOUNT LOCK"));
         assert_eq!(
-            rows_without_secret(&rows(&["CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*SECRET' REQUIRE SSL"])).unwrap(),
+            rows_without_secret(&rows(&[
+                "CREATE USER `t`@`%` IDENTIFIED BY PASSWORD '*SECRET' REQUIRE SSL"
+            ]))
+            .unwrap(),
             ["CREATE USER `t`@`%` IDENTIFIED VIA mysql_native_password REQUIRE SSL"]
         );
     }
@@ -527,8 +568,14 @@ mod tests {
         assert_eq!(
             roles,
             [
-                RoleGrant { role: "r1".into(), admin: false },
-                RoleGrant { role: "r2".into(), admin: true }
+                RoleGrant {
+                    role: "r1".into(),
+                    admin: false
+                },
+                RoleGrant {
+                    role: "r2".into(),
+                    admin: true
+                }
             ]
         );
         assert_eq!(default.as_deref(), Some("r1"));
