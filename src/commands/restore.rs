@@ -343,6 +343,10 @@ fn print_restore(
                 table.table, table.captured_rows, table.mode
             )?;
         }
+        // Planned by reading only: accounts, grants and links it would change.
+        for extra in &summary.extras {
+            writeln!(out, "  planned: {extra}")?;
+        }
         print_objects(out, summary)?;
     } else {
         if summary.rehearsed {

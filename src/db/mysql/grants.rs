@@ -82,6 +82,11 @@ impl Account {
         (!user.is_empty()).then_some(Account { user, host })
     }
 
+    /// An account by its user and host as the server lists them.
+    pub(super) fn new(user: String, host: String) -> Account {
+        Account { user, host }
+    }
+
     pub(super) fn user(&self) -> &str {
         &self.user
     }
@@ -365,11 +370,13 @@ fn as_held(grants: Vec<Grant>) -> Held {
 /// Plans, inside the data transaction, the REVOKE and GRANT statements
 /// that give the captured accounts exactly their captured privileges; they
 /// run after the commit (GRANT commits implicitly). Returns the statements
-/// and one line per change.
+/// and one line per change. `created`: accounts that `[roles]` creates
+/// before the grants run.
 pub(super) async fn plan_restore(
     conn: &mut MySqlConnection,
     database: &str,
     vault: &UnlockedVault,
+    created: &[Account],
 ) -> Result<(Vec<String>, Vec<String>), ToolError> {
     let Some((metadata, bytes)) = crate::extras::read(vault, KIND)? else {
         return Ok((Vec::new(), Vec::new()));
@@ -406,7 +413,8 @@ pub(super) async fn plan_restore(
             grant.grantable,
         );
     }
-    let missing = missing_accounts(conn, &accounts).await?;
+    let mut missing = missing_accounts(conn, &accounts).await?;
+    missing.retain(|a| !created.contains(a));
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
         let (them, exist) = match names.len() {

@@ -43,6 +43,8 @@ pub(super) struct RestoreState {
     /// The session's foreign_key_checks before the restore, while it is off.
     foreign_key_checks: Option<i64>,
     batch_bytes: usize,
+    /// Kept accounts created or altered after the data commit, before the grants.
+    pub(super) role_statements: Vec<super::roles::Statement>,
     /// GRANT and REVOKE statements to run after the data commit.
     pub(super) grant_statements: Vec<String>,
     /// Acceptance's servers and FEDERATED tables, put back after the grants.
@@ -403,6 +405,8 @@ pub(super) async fn commit(
     }
     // Every statement is tried: one that fails does not keep the others
     // from running, and each that did not run is named.
+    let roles = std::mem::take(&mut state.role_statements);
+    failures.extend(super::roles::apply(conn, roles).await);
     for statement in std::mem::take(&mut state.grant_statements) {
         if let Err(e) = run(conn, "", statement.clone()).await {
             failures.push(format!("grants: did not run {statement}: {}", e.message));
@@ -464,6 +468,7 @@ pub(super) async fn rollback(
     conn: &mut MySqlConnection,
     state: &mut RestoreState,
 ) -> Result<(), ToolError> {
+    state.role_statements.clear();
     state.grant_statements.clear();
     state.links = Default::default();
     if std::mem::take(&mut state.committed) {

@@ -20,6 +20,7 @@ mod load;
 mod objects;
 mod parallel_capture;
 mod quarantine;
+mod roles;
 mod sanitize;
 mod trigger_definers;
 
@@ -75,6 +76,9 @@ pub struct Mysql {
     version: String,
     /// What an open restore must put back (see `load`).
     restore: load::RestoreState,
+    /// Kept accounts the restore holds locked for the quarantine, and
+    /// whether acceptance had them locked (see `roles::opening`).
+    kept_opening: Vec<(String, bool)>,
 }
 
 impl Mysql {
@@ -128,6 +132,7 @@ impl Mysql {
             version,
             snapshot_line: None,
             restore: load::RestoreState::default(),
+            kept_opening: Vec::new(),
         })
     }
 
@@ -402,6 +407,9 @@ impl Engine for Mysql {
         writer: &VaultWriter,
     ) -> Result<Vec<String>, ToolError> {
         let mut lines: Vec<String> = self.snapshot_line.take().into_iter().collect();
+        // Kept accounts first: one that cannot be read refuses the capture
+        // before any extras are written.
+        lines.extend(roles::capture(&mut self.conn, self.flavor, config, writer).await?);
         lines.extend(grants::capture(&mut self.conn, &self.database, config, writer).await?);
         lines.push(capture::capture_links(&mut self.conn, &self.database, writer).await?);
         let jobs = crate::jobs::ScheduledJobs::scheduled_jobs(self).await?;
@@ -489,10 +497,16 @@ impl Engine for Mysql {
     async fn restore_extras(
         &mut self,
         vault: &UnlockedVault,
-        _config: &Config,
+        config: &Config,
     ) -> Result<Vec<String>, ToolError> {
-        let (statements, mut lines) =
-            grants::plan_restore(&mut self.conn, &self.database, vault).await?;
+        // Kept accounts are created or brought back before the grants run.
+        let kept = roles::plan(&mut self.conn, self.flavor, vault, config).await?;
+        self.restore.role_statements = kept.statements;
+        self.kept_opening = kept.opening;
+        let (statements, grant_lines) =
+            grants::plan_restore(&mut self.conn, &self.database, vault, &kept.created).await?;
+        let mut lines = kept.lines;
+        lines.extend(grant_lines);
         self.restore.grant_statements = statements;
         let (links, link_lines) =
             link_restore::plan(&mut self.conn, &self.database, self.flavor, vault).await?;
@@ -508,7 +522,7 @@ impl Engine for Mysql {
 
     async fn reapply_grants(&mut self, vault: &UnlockedVault) -> Result<Vec<String>, ToolError> {
         let (statements, lines) =
-            grants::plan_restore(&mut self.conn, &self.database, vault).await?;
+            grants::plan_restore(&mut self.conn, &self.database, vault, &[]).await?;
         // GRANT and REVOKE commit by themselves: each runs, each failure is named.
         let mut failures = Vec::new();
         for statement in statements {

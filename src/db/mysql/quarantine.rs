@@ -46,9 +46,14 @@ impl Quarantine for Mysql {
         let mut closing = Closing::default();
         for account in accounts(roles)? {
             match self.lock_state(&account).await? {
-                None => closing
-                    .closed
-                    .push(format!("{account} does not exist: nothing to lock")),
+                // A kept account the restore creates is created locked:
+                // opening unlocks it.
+                None => {
+                    closing
+                        .closed
+                        .push(format!("{account} does not exist: nothing to lock"));
+                    closing.reopen.push(account.to_string());
+                }
                 Some(true) => closing.closed.push(format!("{account} already locked")),
                 Some(false) => {
                     sqlx::raw_sql(AssertSqlSafe(format!(
@@ -90,7 +95,8 @@ impl Quarantine for Mysql {
 
     async fn open_quarantine(&mut self, reopen: &[String]) -> Result<Vec<String>, ToolError> {
         let mut opened = Vec::new();
-        for account in accounts(reopen)? {
+        let reopen = super::roles::opening(reopen, &self.kept_opening);
+        for account in accounts(&reopen)? {
             if self.lock_state(&account).await? == Some(true) {
                 sqlx::raw_sql(AssertSqlSafe(format!(
                     "ALTER USER {} ACCOUNT UNLOCK",
