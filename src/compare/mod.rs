@@ -494,7 +494,19 @@ fn reason(
             .iter()
             .any(|r| r.eq_ignore_ascii_case(role))
     {
-        return Some(format!("grant of [grants] or [roles] role {role}"));
+        let kept_login = config
+            .kept_roles()
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role));
+        let granted = config
+            .grants
+            .iter()
+            .flat_map(|g| &g.roles)
+            .any(|r| r.eq_ignore_ascii_case(role));
+        return Some(match (granted, kept_login) {
+            (false, true) => format!("grant of [roles] kept login {role}"),
+            _ => format!("grant of [grants] role {role}"),
+        });
     }
     if d.kind != "data" {
         return None;
