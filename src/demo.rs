@@ -107,6 +107,9 @@ fn walkthrough(
         let _ = write!(config_text, "\n[[preserve]]\ntable = \"{table}\"\n");
     }
     config_text.push_str(sample.sanitize_rules());
+    // A hook of the DBA's own, after sanitize: belt and braces on the
+    // documents (the rule already emptied them, so it touches no row).
+    config_text.push_str(DEMO_HOOK);
     std::fs::write(&config_path, &config_text)
         .map_err(|e| ToolError::failed(format!("{}: {e}", config_path.display())))?;
     let config = Config::parse(&config_text)
@@ -127,6 +130,21 @@ fn walkthrough(
     let url = config
         .acceptance_url(&env)
         .map_err(|e| ToolError::failed(e.to_string()))?;
+    let proposals = runtime.block_on(async {
+        let db = crate::db::any::connect(&url).await?;
+        crate::db::any::closing(db, async |db| crate::init::propose(db, None).await).await
+    })?;
+    let proposed: Vec<String> = proposals
+        .preserve
+        .iter()
+        .map(|p| p.table.name.clone())
+        .collect();
+    writeln!(
+        out,
+        "   vault init (read-only) would have proposed to preserve: {}; and {} tables' columns to sanitize, commented out with their evidence",
+        proposed.join(", "),
+        proposals.sanitize.len()
+    )?;
     let production_url = config
         .production_url(&env)
         .map_err(|e| ToolError::failed(e.to_string()))?;
@@ -196,6 +214,9 @@ fn walkthrough(
     })?;
     for step in &pipeline.steps {
         writeln!(out, "   {:<9} {}", step.step.name(), step.figures)?;
+    }
+    for hook in &pipeline.hooks {
+        writeln!(out, "   {}", hook.line())?;
     }
     let report_dir = dir.join("report");
     let report = crate::report::Report::new(
@@ -301,6 +322,14 @@ fn walkthrough(
         Err(ToolError::new(Exit::Problem, why))
     }
 }
+
+/// The demo's `[[hook]]`: plain SQL every engine runs.
+const DEMO_HOOK: &str = "
+[[hook]]
+name = \"belt and braces: no document content\"
+after = \"sanitize\"
+sql = \"UPDATE mer_document SET content = NULL WHERE content IS NOT NULL\"
+";
 
 fn prepare_folder(dir: &Path) -> Result<(), ToolError> {
     if dir.exists() {
