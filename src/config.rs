@@ -7,6 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::pseudonym::{Kind, PseudonymSpec};
+
 /// The whole configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,16 @@ pub struct Config {
     pub quarantine: Option<QuarantineSettings>,
     /// Acceptance's own code objects captured whole.
     pub objects: Option<ObjectsSettings>,
+    /// The key of the `pseudonymize` rules.
+    pub pseudonym: Option<PseudonymSettings>,
+}
+
+/// `[pseudonym]`: where the key of the `pseudonymize` rules is. A relative
+/// path is read from the configuration file's folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PseudonymSettings {
+    pub key_file: std::path::PathBuf,
 }
 
 /// `[objects]`: views, routines, triggers and events (`schema.name`; SQLite
@@ -157,6 +169,8 @@ pub struct SanitizeRule {
     pub delete_all: Option<bool>,
     pub set_null: Option<Vec<String>>,
     pub set: Option<BTreeMap<String, String>>,
+    /// Columns replaced by stable pseudonyms of a kind (docs/pseudonyms.md).
+    pub pseudonymize: Option<BTreeMap<String, PseudonymSpec>>,
     #[serde(rename = "where")]
     pub filter: Option<String>,
     pub cascade: Option<bool>,
@@ -196,10 +210,27 @@ impl Config {
             path: path.display().to_string(),
             message: format!("cannot read the configuration: {e}"),
         })?;
-        Config::parse(&text).map_err(|mut e| {
+        let mut config = Config::parse(&text).map_err(|mut e| {
             e.path = format!("{}: {}", path.display(), e.path);
             e
-        })
+        })?;
+        if let Some(settings) = &mut config.pseudonym {
+            if settings.key_file.is_relative() {
+                let folder = path.parent().unwrap_or(Path::new(""));
+                settings.key_file = folder.join(&settings.key_file);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The kind of each pseudonymized column of a rule, in column order
+    /// (validated when the configuration was read).
+    pub fn pseudonym_kinds(rule: &SanitizeRule) -> Vec<(&String, Kind)> {
+        rule.pseudonymize
+            .iter()
+            .flatten()
+            .filter_map(|(column, spec)| Kind::from_spec(spec).ok().map(|kind| (column, kind)))
+            .collect()
     }
 
     /// Parses and validates configuration text.
@@ -325,13 +356,14 @@ impl Config {
                 rule.delete_all == Some(true),
                 rule.set_null.is_some(),
                 rule.set.is_some(),
+                rule.pseudonymize.is_some(),
             ];
             match actions.iter().filter(|&&a| a).count() {
                 1 => {}
                 0 => {
                     return Err(error(
                         at,
-                        "give one action: delete_where, delete_all = true, set_null or set",
+                        "give one action: delete_where, delete_all = true, set_null, set or pseudonymize",
                     ));
                 }
                 _ => {
@@ -350,7 +382,7 @@ impl Config {
             if rule.filter.is_some() && (rule.delete_where.is_some() || rule.delete_all.is_some()) {
                 return Err(error(
                     at,
-                    "`where` goes with set_null or set; a delete rule takes its predicate in delete_where",
+                    "`where` goes with set_null, set or pseudonymize; a delete rule takes its predicate in delete_where",
                 ));
             }
             for column in rule
@@ -358,8 +390,27 @@ impl Config {
                 .iter()
                 .flatten()
                 .chain(rule.set.iter().flat_map(|s| s.keys()))
+                .chain(rule.pseudonymize.iter().flat_map(|s| s.keys()))
             {
                 check_name(&at, "column", column)?;
+            }
+            if let Some(columns) = &rule.pseudonymize {
+                if columns.is_empty() {
+                    return Err(error(
+                        at,
+                        "`pseudonymize` names no column; give column = \"kind\"",
+                    ));
+                }
+                for (column, spec) in columns {
+                    Kind::from_spec(spec)
+                        .map_err(|why| error(&at, format!("pseudonymize.{column}: {why}")))?;
+                }
+                if self.pseudonym.is_none() {
+                    return Err(error(
+                        at,
+                        "pseudonymize needs a key: add [pseudonym] with key_file = \"PATH\" (a file of at least 32 random bytes, mode 600)",
+                    ));
+                }
             }
             if let Some(predicate) = &rule.delete_where {
                 check_fragment(&at, "delete_where", predicate)?;

@@ -27,6 +27,7 @@ pub mod names;
 pub mod objects;
 pub mod private_file;
 pub mod progress;
+pub mod pseudonym;
 pub mod quarantine;
 pub mod redact;
 pub mod report;

@@ -14,6 +14,8 @@ pub fn run(
     env: EnvLookup<'_>,
 ) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
+    // Before anything connects: a bad key file changes nothing.
+    let key = crate::sanitize::pseudonym_key(&config)?;
     // With --json, stdout holds the JSON alone: notes go to stderr.
     let mut stderr = std::io::stderr();
     let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
@@ -44,7 +46,8 @@ pub fn run(
         )
         .await?;
         crate::engine::Engine::declare_large_objects(&mut db, &config);
-        let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
+        let summary =
+            crate::sanitize::sanitize(&mut db, &config, key.as_ref(), args.dry_run).await?;
         Ok::<_, ToolError>((db, summary))
     })?;
     if args.json {

@@ -15,6 +15,7 @@ mod link_check;
 mod links;
 mod load;
 mod objects;
+mod pseudonymize;
 mod quarantine;
 mod row_hash;
 mod sanitize;

@@ -8,6 +8,7 @@ mod instance;
 mod jobs;
 mod link_check;
 mod objects;
+mod pseudonymize;
 mod quarantine;
 mod sanitize;
 

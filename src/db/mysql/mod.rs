@@ -16,6 +16,7 @@ mod linked;
 mod load;
 mod objects;
 mod parallel_capture;
+mod pseudonymize;
 mod quarantine;
 mod sanitize;
 mod trigger_definers;
