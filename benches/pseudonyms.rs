@@ -49,10 +49,10 @@ fn main() {
              CREATE TABLE bench.patient (id bigint PRIMARY KEY, full_name text, email text, mrn text, born date);
              INSERT INTO bench.patient SELECT g, 'Name ' || md5(g::text), 'p' || g || '@mail.example',
                'P' || lpad(g::text, 9, '0'), DATE '1930-01-01' + (g % 30000)
-               FROM generate_series(1, {rows}) g;
-             VACUUM ANALYZE bench.patient;"
+               FROM generate_series(1, {rows}) g;"
         ),
     );
+    psql(&url(SOURCE), "VACUUM ANALYZE bench.patient");
     for db in [VAULT_TARGET, MD5_TARGET] {
         psql(&server, &format!("CREATE DATABASE {db} TEMPLATE {SOURCE}"));
     }

@@ -109,12 +109,26 @@ fn a_pseudonym_that_a_later_rule_undoes_is_counted_by_verify() {
     db.exec(&format!("{SCHEMA}{}", inserts()));
     let site = Site::new(&db);
     site.configure(&format!(
-        "{RULES}\n[[sanitize]]\ntable = \"person\"\nset = {{ mrn = \"'X' || id\" }}\nwhere = \"id = 4\"\n"
+        "{RULES}
+[[sanitize]]
+table = \"person\"
+set = {{ mrn = \"'X' || id\" }}
+where = \"id = 4\"
+[[sanitize]]
+table = \"person\"
+set = {{ name = \"'Ann Jansen'\" }}
+where = \"id = 1\"
+[[sanitize]]
+table = \"person\"
+set = {{ email = \"'ann@mail.example'\" }}
+where = \"id = 3\"
+"
     ));
     write_key(site.dir.path(), 7);
     let run = sanitize(&site, &[]).expect(3);
-    // Rule 1's identifier shape no longer holds for row 4.
-    assert_eq!(figures(&run, 1), ["3", "1"], "{}", run.stdout);
+    // Rule 1's shapes no longer hold: the identifier of row 4, the name of
+    // row 1, the email of row 3.
+    assert_eq!(figures(&run, 1), ["3", "3"], "{}", run.stdout);
 }
 
 #[test]
