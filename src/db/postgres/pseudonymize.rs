@@ -90,7 +90,10 @@ fn output(column: &str, kind: &Kind) -> String {
     }
 }
 
-/// `(SELECT new FROM (SELECT hmac AS h))`: the hash once per value.
+/// `(SELECT new FROM (SELECT hmac AS h OFFSET 0))`: the hash once per
+/// value. `OFFSET 0` keeps the planner from pulling the inner query up,
+/// which would compute the hash again for every byte read (nine times for
+/// an identifier of nine placeholders: 2.6 times slower).
 fn assignment(column: &str, kind: &Kind) -> String {
     let quoted = quote_ident(column);
     let text = match kind {
@@ -98,7 +101,7 @@ fn assignment(column: &str, kind: &Kind) -> String {
         _ => format!("{quoted}::text"),
     };
     format!(
-        "{quoted} = (SELECT {} FROM (SELECT sha256($2::bytea || sha256($1::bytea || convert_to('{}:' || {text}, 'UTF8'))) AS vault_pseudonym_h) AS vault_pseudonym)",
+        "{quoted} = (SELECT {} FROM (SELECT sha256($2::bytea || sha256($1::bytea || convert_to('{}:' || {text}, 'UTF8'))) AS vault_pseudonym_h OFFSET 0) AS vault_pseudonym)",
         output(column, kind),
         kind.tag()
     )
