@@ -7,6 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::pseudonym::{Kind, PseudonymSpec};
+
 /// The whole configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,8 @@ pub struct Config {
     /// Custom SQL run before or after a step of the pipeline.
     #[serde(default)]
     pub hook: Vec<Hook>,
+    /// The key of the `pseudonymize` rules.
+    pub pseudonym: Option<PseudonymSettings>,
 }
 
 /// `[[hook]]`: custom SQL run on acceptance before or after one step of
@@ -125,6 +129,14 @@ pub struct RolesSettings {
     pub passwords: Option<bool>,
     /// Make production's own logins unable to log in after the restore.
     pub lock_others: Option<bool>,
+}
+
+/// `[pseudonym]`: where the key of the `pseudonymize` rules is. A relative
+/// path is read from the configuration file's folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PseudonymSettings {
+    pub key_file: std::path::PathBuf,
 }
 
 /// `[objects]`: views, routines, triggers and events (`schema.name`; SQLite
@@ -258,6 +270,8 @@ pub struct SanitizeRule {
     pub delete_all: Option<bool>,
     pub set_null: Option<Vec<String>>,
     pub set: Option<BTreeMap<String, String>>,
+    /// Columns replaced by stable pseudonyms of a kind (docs/pseudonyms.md).
+    pub pseudonymize: Option<BTreeMap<String, PseudonymSpec>>,
     #[serde(rename = "where")]
     pub filter: Option<String>,
     pub cascade: Option<bool>,
@@ -395,7 +409,23 @@ impl Config {
             check_hook_sql(&at, &sql, hook.many())?;
             hook.sql = Some(sql);
         }
+        if let Some(settings) = &mut config.pseudonym {
+            if settings.key_file.is_relative() {
+                let folder = path.parent().unwrap_or(Path::new(""));
+                settings.key_file = folder.join(&settings.key_file);
+            }
+        }
         Ok(config)
+    }
+
+    /// The kind of each pseudonymized column of a rule, in column order
+    /// (validated when the configuration was read).
+    pub fn pseudonym_kinds(rule: &SanitizeRule) -> Vec<(&String, Kind)> {
+        rule.pseudonymize
+            .iter()
+            .flatten()
+            .filter_map(|(column, spec)| Kind::from_spec(spec).ok().map(|kind| (column, kind)))
+            .collect()
     }
 
     /// Parses and validates configuration text.
@@ -609,13 +639,14 @@ impl Config {
                 rule.delete_all == Some(true),
                 rule.set_null.is_some(),
                 rule.set.is_some(),
+                rule.pseudonymize.is_some(),
             ];
             match actions.iter().filter(|&&a| a).count() {
                 1 => {}
                 0 => {
                     return Err(error(
                         at,
-                        "give one action: delete_where, delete_all = true, set_null or set",
+                        "give one action: delete_where, delete_all = true, set_null, set or pseudonymize",
                     ));
                 }
                 _ => {
@@ -634,7 +665,7 @@ impl Config {
             if rule.filter.is_some() && (rule.delete_where.is_some() || rule.delete_all.is_some()) {
                 return Err(error(
                     at,
-                    "`where` goes with set_null or set; a delete rule takes its predicate in delete_where",
+                    "`where` goes with set_null, set or pseudonymize; a delete rule takes its predicate in delete_where",
                 ));
             }
             for column in rule
@@ -642,8 +673,27 @@ impl Config {
                 .iter()
                 .flatten()
                 .chain(rule.set.iter().flat_map(|s| s.keys()))
+                .chain(rule.pseudonymize.iter().flat_map(|s| s.keys()))
             {
                 check_name(&at, "column", column)?;
+            }
+            if let Some(columns) = &rule.pseudonymize {
+                if columns.is_empty() {
+                    return Err(error(
+                        at,
+                        "`pseudonymize` names no column; give column = \"kind\"",
+                    ));
+                }
+                for (column, spec) in columns {
+                    Kind::from_spec(spec)
+                        .map_err(|why| error(&at, format!("pseudonymize.{column}: {why}")))?;
+                }
+                if self.pseudonym.is_none() {
+                    return Err(error(
+                        at,
+                        "pseudonymize needs a key: add [pseudonym] with key_file = \"PATH\" (a file of at least 32 random bytes, mode 600)",
+                    ));
+                }
             }
             if let Some(predicate) = &rule.delete_where {
                 check_fragment(&at, "delete_where", predicate)?;

@@ -207,6 +207,7 @@ fn walkthrough(
                 steps: &crate::workflow::Step::ALL,
                 dry_run: false,
                 config_path: &config_path,
+                pseudonym_key: None,
             };
             Ok::<_, ToolError>(crate::workflow::run(db, &run, out).await)
         })

@@ -115,6 +115,7 @@ fn rule_targets(rule: &SanitizeRule, table: &ScanTable) -> (Vec<String>, Option<
         .flatten()
         .cloned()
         .chain(rule.set.iter().flat_map(|s| s.keys().cloned()))
+        .chain(rule.pseudonymize.iter().flat_map(|p| p.keys().cloned()))
         .collect();
     if rule.delete_all == Some(true) || rule.delete_where.is_some() {
         let columns = table
@@ -215,6 +216,7 @@ fn written_by_a_rule(config: &Config, table: &TableName, column: &str) -> bool {
                 .set
                 .iter()
                 .flat_map(|s| s.keys())
+                .chain(rule.pseudonymize.iter().flat_map(|p| p.keys()))
                 .any(|c| c.eq_ignore_ascii_case(column))
             && find(
                 std::slice::from_ref(&ScanTable {

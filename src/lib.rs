@@ -31,6 +31,7 @@ pub mod objects;
 pub mod personal_data;
 pub mod private_file;
 pub mod progress;
+pub mod pseudonym;
 pub mod quarantine;
 pub mod redact;
 pub mod report;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::{Config, SanitizeRule};
 use crate::exit::{Exit, ToolError};
 use crate::names::{TableName, quote_ident};
+use crate::pseudonym::{Kind, PseudonymKey};
 pub use runnable::{UnrunnableTrigger, check_runnable};
 pub(crate) use sql_text::read_sql;
 pub use verify::verify;
@@ -137,6 +138,24 @@ pub trait Sanitizer {
 
     /// Puts back what `quiet_triggers` quieted, before the commit.
     async fn wake_triggers(&mut self) -> Result<(), ToolError>;
+
+    /// Inside the sanitize transaction, replaces every non-NULL value of
+    /// `columns` (in the rows `filter` selects) by its pseudonym under
+    /// `key` (docs/pseudonyms.md); the key goes to the server only as bound
+    /// parameters, never in SQL text. Returns the rows that held a value
+    /// in any of the columns.
+    async fn pseudonymize(
+        &mut self,
+        table: &TableName,
+        columns: &[(&String, Kind)],
+        filter: Option<&str>,
+        key: &PseudonymKey,
+    ) -> Result<u64, ToolError>;
+
+    /// A condition true when `column` holds a value that no pseudonym of
+    /// `kind` has (the verification); `None` when any value could be one
+    /// (a shifted date is a date like any other).
+    fn misshapen_sql(&self, column: &str, kind: &Kind) -> Option<String>;
 
     /// Inside the sanitize transaction, before the first rule: notes which
     /// large objects rows refer to (PostgreSQL; engines that keep documents
@@ -267,6 +286,7 @@ enum Action<'a> {
     DeleteAll,
     SetNull(&'a [String]),
     Set(Vec<(&'a String, &'a String)>),
+    Pseudonymize(Vec<(&'a String, Kind)>),
 }
 
 fn action_of(rule: &SanitizeRule) -> Action<'_> {
@@ -276,6 +296,8 @@ fn action_of(rule: &SanitizeRule) -> Action<'_> {
         Action::DeleteAll
     } else if let Some(columns) = &rule.set_null {
         Action::SetNull(columns)
+    } else if rule.pseudonymize.is_some() {
+        Action::Pseudonymize(Config::pseudonym_kinds(rule))
     } else {
         Action::Set(rule.set.iter().flatten().collect())
     }
@@ -294,7 +316,30 @@ fn describe_action(rule: &SanitizeRule) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        Action::Pseudonymize(columns) => format!(
+            "pseudonymize {}",
+            columns
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
+}
+
+/// The key of `[pseudonym] key_file` when a rule pseudonymizes, read
+/// before any connection: a missing, short or world-readable file is a
+/// usage error (exit 2) and nothing is changed.
+pub fn pseudonym_key(config: &Config) -> Result<Option<PseudonymKey>, ToolError> {
+    if !config.sanitize.iter().any(|r| r.pseudonymize.is_some()) {
+        return Ok(None);
+    }
+    let Some(settings) = &config.pseudonym else {
+        return Err(ToolError::usage(
+            "the pseudonymize rules need [pseudonym] key_file; nothing was changed",
+        ));
+    };
+    PseudonymKey::load(&settings.key_file).map(Some)
 }
 
 fn at(index: usize, rule: &SanitizeRule) -> String {
@@ -317,7 +362,8 @@ pub async fn check_rules<S: Sanitizer>(db: &mut S, config: &Config) -> Result<()
             .set_null
             .iter()
             .flatten()
-            .chain(rule.set.iter().flat_map(|s| s.keys()));
+            .chain(rule.set.iter().flat_map(|s| s.keys()))
+            .chain(rule.pseudonymize.iter().flat_map(|s| s.keys()));
         for column in named {
             if !columns.iter().any(|c| c == column) {
                 return Err(ToolError::usage(format!(
@@ -337,8 +383,14 @@ pub async fn check_rules<S: Sanitizer>(db: &mut S, config: &Config) -> Result<()
 pub async fn sanitize<S: Sanitizer>(
     db: &mut S,
     config: &Config,
+    key: Option<&PseudonymKey>,
     dry_run: bool,
 ) -> Result<SanitizeSummary, ToolError> {
+    if key.is_none() && config.sanitize.iter().any(|r| r.pseudonymize.is_some()) {
+        return Err(ToolError::usage(
+            "the pseudonymize rules need the key of [pseudonym] key_file; nothing was changed",
+        ));
+    }
     check_rules(db, config).await?;
     let tables = reached_tables(db, config).await?;
     let unrunnable = db.unrunnable_triggers(&tables).await?;
@@ -356,7 +408,7 @@ pub async fn sanitize<S: Sanitizer>(
         other => other,
     };
     let applied = match applied {
-        Ok(quieted) => apply_releasing(db, config, dry_run)
+        Ok(quieted) => apply_releasing(db, config, key, dry_run)
             .await
             .map(|mut summary| {
                 summary.triggers = triggers;
@@ -399,10 +451,11 @@ pub async fn sanitize<S: Sanitizer>(
 async fn apply_releasing<S: Sanitizer>(
     db: &mut S,
     config: &Config,
+    key: Option<&PseudonymKey>,
     dry_run: bool,
 ) -> Result<SanitizeSummary, ToolError> {
     db.note_object_references().await?;
-    let mut summary = apply(db, config, dry_run).await?;
+    let mut summary = apply(db, config, key, dry_run).await?;
     let released = db.unlink_released_objects().await?;
     summary.object_bytes_unlinked = released.iter().map(|(_, size)| size).sum();
     summary.objects_unlinked = released.into_iter().map(|(id, _)| id).collect();
@@ -412,6 +465,7 @@ async fn apply_releasing<S: Sanitizer>(
 async fn apply<S: Sanitizer>(
     db: &mut S,
     config: &Config,
+    key: Option<&PseudonymKey>,
     dry_run: bool,
 ) -> Result<SanitizeSummary, ToolError> {
     let mut keys = KeyCache::default();
@@ -464,6 +518,16 @@ async fn apply<S: Sanitizer>(
                     sql.push_str(&format!(" WHERE ({filter})"));
                 }
                 db.sanitize_execute(&sql).await.map_err(context)?
+            }
+            Action::Pseudonymize(columns) => {
+                let Some(key) = key else {
+                    return Err(context(ToolError::usage(
+                        "pseudonymize needs the key of [pseudonym] key_file",
+                    )));
+                };
+                db.pseudonymize(&table, &columns, rule.filter.as_deref(), key)
+                    .await
+                    .map_err(context)?
             }
         };
         touched.insert((table.schema.clone(), table.name.clone()));

@@ -216,6 +216,8 @@ pub struct Run<'a> {
     pub dry_run: bool,
     /// The configuration file, for the command that opens a quarantine.
     pub config_path: &'a std::path::Path,
+    /// The key of the `pseudonymize` rules, read before anything connected.
+    pub pseudonym_key: Option<&'a crate::pseudonym::PseudonymKey>,
 }
 
 /// What the key of the leak scan's fingerprints is derived for.
@@ -590,7 +592,8 @@ async fn run_step(
                 summary.fingerprints =
                     Some(crate::leak_scan::fingerprint(db, run.config, &key).await?);
             }
-            let done = crate::sanitize::sanitize(db, run.config, run.dry_run).await?;
+            let done =
+                crate::sanitize::sanitize(db, run.config, run.pseudonym_key, run.dry_run).await?;
             let rows: u64 = done.rules.iter().map(|r| r.rows).sum();
             let figures = format!(
                 "{} rules, {rows} rows {}, {} materialized views refreshed",

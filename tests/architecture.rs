@@ -67,6 +67,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "src/rowcodec.rs",
             "src/private_file.rs",
             "src/fragment.rs",
+            "src/pseudonym.rs",
+            "src/pseudonym/",
             "src/env_vars.rs",
             "src/interrupt.rs",
             "src/progress.rs",

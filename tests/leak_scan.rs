@@ -300,3 +300,26 @@ fn vault_sanitize_alone_scans_too_under_a_key_of_its_run() {
         );
     }
 }
+
+#[test]
+fn pseudonymized_names_left_in_the_history_are_found() {
+    let site = site();
+    let key = site.path("pseudonym.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    site.configure(&format!(
+        "[[preserve]]\ntable = \"app_user\"\n\n[pseudonym]\nkey_file = \"{}\"\n\n[[sanitize]]\ntable = \"patient\"\npseudonymize = {{ name = \"name\" }}\n",
+        s(&key)
+    ));
+    site.capture().expect(0);
+    site.refresh();
+    let run = site
+        .restore(&["--steps", "restore,sanitize,verify"])
+        .expect(3);
+    assert!(
+        run.stdout
+            .contains("patient_history.name: 2 values hold a value a rule removed or changed"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("leak scan: 3 values left"), "{run:#?}");
+}

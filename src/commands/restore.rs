@@ -26,6 +26,8 @@ fn names(steps: &[Step]) -> String {
 pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Result<Exit, ToolError> {
     super::require_file(&args.vault)?;
     let config = load_config(&args.config)?;
+    // Before anything connects: a bad key file changes nothing.
+    let pseudonym_key = crate::sanitize::pseudonym_key(&config)?;
     let key = require_unlock_key(&args.key, env, "restore")?;
     // With --json, stdout holds the JSON alone: notes go to stderr.
     let mut stderr = std::io::stderr();
@@ -125,6 +127,7 @@ pub fn run(args: &RestoreArgs, out: &mut dyn Write, env: EnvLookup<'_>) -> Resul
                     steps: &steps,
                     dry_run: args.dry_run,
                     config_path: &args.config,
+                    pseudonym_key: pseudonym_key.as_ref(),
                 };
                 Ok::<_, ToolError>(crate::workflow::run(db, &run, &mut progress).await)
             })

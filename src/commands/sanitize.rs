@@ -14,6 +14,8 @@ pub fn run(
     env: EnvLookup<'_>,
 ) -> Result<Exit, ToolError> {
     let config = load_config(&args.config)?;
+    // Before anything connects: a bad key file changes nothing.
+    let key = crate::sanitize::pseudonym_key(&config)?;
     // With --json, stdout holds the JSON alone: notes go to stderr.
     let mut stderr = std::io::stderr();
     let notes: &mut dyn Write = if args.json { &mut stderr } else { &mut *out };
@@ -55,7 +57,8 @@ pub fn run(
         } else {
             None
         };
-        let summary = crate::sanitize::sanitize(&mut db, &config, args.dry_run).await?;
+        let summary =
+            crate::sanitize::sanitize(&mut db, &config, key.as_ref(), args.dry_run).await?;
         Ok::<_, ToolError>((db, summary, prints))
     })?;
     if args.json {

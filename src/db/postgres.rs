@@ -19,6 +19,7 @@ mod link_check;
 mod links;
 mod load;
 mod objects;
+mod pseudonymize;
 mod quarantine;
 mod roles;
 mod row_hash;

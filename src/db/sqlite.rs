@@ -11,6 +11,7 @@ mod jobs;
 mod leak_scan;
 mod link_check;
 mod objects;
+mod pseudonymize;
 mod quarantine;
 mod sanitize;
 

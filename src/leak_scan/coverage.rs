@@ -93,7 +93,8 @@ fn classified(config: &Config, table: &TableName, column: &str) -> bool {
             .set_null
             .iter()
             .flatten()
-            .chain(rule.set.iter().flat_map(|s| s.keys()));
+            .chain(rule.set.iter().flat_map(|s| s.keys()))
+            .chain(rule.pseudonymize.iter().flat_map(|p| p.keys()));
         if named.into_iter().any(|c| c.eq_ignore_ascii_case(column)) {
             return true;
         }

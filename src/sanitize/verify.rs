@@ -88,6 +88,26 @@ async fn verify_rules<S: Sanitizer>(
                     )
                 })
             }
+            Action::Pseudonymize(columns) => {
+                // A pseudonym's pre-image is gone; what can be counted is
+                // the values that no pseudonym of the kind looks like.
+                let mut misshapen = Vec::new();
+                for (column, kind) in &columns {
+                    match db.misshapen_sql(column, kind) {
+                        Some(sql) => misshapen.push(sql),
+                        None => not_verifiable.push(format!(
+                            "column {column}: a shifted date looks like any other date"
+                        )),
+                    }
+                }
+                (!misshapen.is_empty()).then(|| {
+                    format!(
+                        "SELECT count(*) FROM {sql_table} WHERE {}({})",
+                        filter_and(rule),
+                        misshapen.join(" OR ")
+                    )
+                })
+            }
         };
         let rows_left = match count_sql {
             Some(sql) if verifiable => {

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod health;
 pub mod mysql;
 pub mod pg;
+pub mod pseudonyms;
 pub mod sanitize;
 pub mod workflow;
 

@@ -12,6 +12,7 @@ use crate::jobs::{Job, ScheduledJobs};
 use crate::leak_scan::{LeakScan, ScanTable};
 use crate::links::{FoundLinks, LinkCheck};
 use crate::names::TableName;
+use crate::pseudonym::{Kind, PseudonymKey};
 use crate::sanitize::{Determinism, ForeignKey, Sanitizer, UnrunnableTrigger};
 
 impl LinkCheck for AnyEngine {
@@ -50,6 +51,20 @@ impl Sanitizer for AnyEngine {
 
     fn table_sql(&self, table: &TableName) -> String {
         each!(self, db => db.table_sql(table))
+    }
+
+    async fn pseudonymize(
+        &mut self,
+        table: &TableName,
+        columns: &[(&String, Kind)],
+        filter: Option<&str>,
+        key: &PseudonymKey,
+    ) -> Result<u64, ToolError> {
+        each!(self, db => db.pseudonymize(table, columns, filter, key).await)
+    }
+
+    fn misshapen_sql(&self, column: &str, kind: &Kind) -> Option<String> {
+        each!(self, db => db.misshapen_sql(column, kind))
     }
 
     async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError> {

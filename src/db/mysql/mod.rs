@@ -19,6 +19,7 @@ mod linked;
 mod load;
 mod objects;
 mod parallel_capture;
+mod pseudonymize;
 mod quarantine;
 mod roles;
 mod sanitize;

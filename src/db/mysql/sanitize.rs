@@ -18,6 +18,7 @@ use super::trigger_definers;
 use super::{Mysql, mysql_error, quote_ident};
 use crate::exit::ToolError;
 use crate::names::TableName;
+use crate::pseudonym::{Kind, PseudonymKey};
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, UnrunnableTrigger, read_sql};
 
 /// Functions whose value changes from one call to the next (or that change
@@ -108,6 +109,21 @@ impl Sanitizer for Mysql {
             .map(|t| (self.schema_of(t).to_owned(), t.name.clone()))
             .collect();
         trigger_definers::unrunnable(&mut self.conn, &tables).await
+    }
+
+    async fn pseudonymize(
+        &mut self,
+        table: &TableName,
+        columns: &[(&String, Kind)],
+        filter: Option<&str>,
+        key: &PseudonymKey,
+    ) -> Result<u64, ToolError> {
+        let table = self.table_sql(table);
+        super::pseudonymize::pseudonymize(self, &table, columns, filter, key).await
+    }
+
+    fn misshapen_sql(&self, column: &str, kind: &Kind) -> Option<String> {
+        super::pseudonymize::misshapen(column, kind)
     }
 
     /// MySQL and MariaDB have no `IS DISTINCT FROM`; `<=>` is their

@@ -11,6 +11,7 @@ use super::large_objects::{id_columns, release};
 use super::{Postgres, execute, pg_error, qualified, schema_of};
 use crate::exit::ToolError;
 use crate::names::TableName;
+use crate::pseudonym::{Kind, PseudonymKey};
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer};
 
 /// Foreign keys whose parent is the table ($1 schema, $2 name); clones of
@@ -167,6 +168,20 @@ impl Sanitizer for Postgres {
 
     fn table_sql(&self, table: &TableName) -> String {
         qualified(table)
+    }
+
+    async fn pseudonymize(
+        &mut self,
+        table: &TableName,
+        columns: &[(&String, Kind)],
+        filter: Option<&str>,
+        key: &PseudonymKey,
+    ) -> Result<u64, ToolError> {
+        super::pseudonymize::pseudonymize(self, table, columns, filter, key).await
+    }
+
+    fn misshapen_sql(&self, column: &str, kind: &Kind) -> Option<String> {
+        super::pseudonymize::misshapen(column, kind)
     }
 
     async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError> {

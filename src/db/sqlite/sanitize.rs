@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Sqlite, query_error, schema_of};
 use crate::exit::ToolError;
 use crate::names::{TableName, quote_ident, quote_table};
+use crate::pseudonym::{Kind, PseudonymKey};
 use crate::sanitize::{Determinism, ForeignKey, OnDelete, Sanitizer, read_sql};
 
 const VOLATILE: &[&str] = &[
@@ -57,6 +58,20 @@ impl Sanitizer for Sqlite {
 
     fn table_sql(&self, table: &TableName) -> String {
         quote_table(table)
+    }
+
+    async fn pseudonymize(
+        &mut self,
+        table: &TableName,
+        columns: &[(&String, Kind)],
+        filter: Option<&str>,
+        key: &PseudonymKey,
+    ) -> Result<u64, ToolError> {
+        super::pseudonymize::pseudonymize(self, table, columns, filter, key).await
+    }
+
+    fn misshapen_sql(&self, column: &str, kind: &Kind) -> Option<String> {
+        super::pseudonymize::misshapen(column, kind)
     }
 
     async fn table_columns(&mut self, table: &TableName) -> Result<Option<Vec<String>>, ToolError> {
