@@ -106,6 +106,23 @@ fn walkthrough(
     for (table, _) in PRESERVED {
         let _ = write!(config_text, "\n[[preserve]]\ntable = \"{table}\"\n");
     }
+    // The pseudonyms' key: birth dates move by up to 30 days, the same way
+    // in every refresh with this key.
+    let mut pseudonym_key = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(pseudonym_key.as_mut())
+        .map_err(|e| ToolError::failed(format!("no randomness for the pseudonym key: {e}")))?;
+    let pseudonym_path = dir.join("pseudonym.key");
+    crate::private_file::write_whole(
+        &pseudonym_path,
+        pseudonym_key.as_ref(),
+        crate::private_file::Existing::Refuse,
+    )
+    .map_err(|e| ToolError::failed(format!("{}: {e}", pseudonym_path.display())))?;
+    let _ = write!(
+        config_text,
+        "\n[pseudonym]\nkey_file = \"{}\"\n",
+        pseudonym_path.display()
+    );
     config_text.push_str(sample.sanitize_rules());
     // A hook of the DBA's own, after sanitize: belt and braces on the
     // documents (the rule already emptied them, so it touches no row).
@@ -114,6 +131,7 @@ fn walkthrough(
         .map_err(|e| ToolError::failed(format!("{}: {e}", config_path.display())))?;
     let config = Config::parse(&config_text)
         .map_err(|e| ToolError::failed(format!("demo configuration: {e}")))?;
+    let pseudonym_key = crate::sanitize::pseudonym_key(&config)?;
     let before = sample.fingerprints()?;
     writeln!(
         out,
@@ -207,7 +225,7 @@ fn walkthrough(
                 steps: &crate::workflow::Step::ALL,
                 dry_run: false,
                 config_path: &config_path,
-                pseudonym_key: None,
+                pseudonym_key: pseudonym_key.as_ref(),
             };
             Ok::<_, ToolError>(crate::workflow::run(db, &run, out).await)
         })

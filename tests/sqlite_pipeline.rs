@@ -41,7 +41,7 @@ fn the_whole_pipeline_restores_sanitizes_and_verifies() {
         assert_eq!(outcome(&run, step), "ok", "{step}: {}", run.stdout);
     }
     assert!(
-        step_line(&run, "verify").contains("3 rules checked, 0 rows left"),
+        step_line(&run, "verify").contains("4 rules checked, 0 rows left"),
         "{}",
         run.stdout
     );

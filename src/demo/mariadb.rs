@@ -55,6 +55,9 @@ set_null = [\"file_ref\", \"content\"]
 [[sanitize]]
 table = \"patient\"
 set = { name = \"CONCAT('Patient ', patient_id)\" }
+[[sanitize]]
+table = \"patient\"
+pseudonymize = { born = { kind = \"date_shift\", days = 30 } }
 ";
 
 /// The hospital schema of the SQLite demo in MariaDB/MySQL types. The

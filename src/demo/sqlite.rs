@@ -22,6 +22,9 @@ set_null = [\"file_ref\", \"content\"]
 [[sanitize]]
 table = \"patient\"
 set = { name = \"'Patient ' || patient_id\" }
+[[sanitize]]
+table = \"patient\"
+pseudonymize = { born = { kind = \"date_shift\", days = 30 } }
 ";
 
 const SCHEMA: &str = "
