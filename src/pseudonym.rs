@@ -5,7 +5,7 @@
 //! a date as `YYYY-MM-DD`). The 32 bytes of that hash pick the output: a
 //! name from the lists of `names.rs`, the digits and letters of a pattern,
 //! the days of a date shift. PostgreSQL and MariaDB compute the same hash
-//! in SQL (`db/<engine>/pseudonymize.rs`); SQLite calls [`derive`]. The
+//! in SQL (`db/<engine>/pseudonymize.rs`); SQLite calls [`derive()`]. The
 //! rules are in docs/pseudonyms.md; a change here is a change to every
 //! engine's SQL and to that page.
 
