@@ -35,6 +35,22 @@ pub struct ScanColumn {
     pub binary: bool,
 }
 
+/// Columns listed one per row, in table order, gathered into tables: what
+/// each engine's catalogue query gives, in the shape `scan_tables` returns.
+pub fn gather_tables(columns: impl IntoIterator<Item = (TableName, ScanColumn)>) -> Vec<ScanTable> {
+    let mut tables: Vec<ScanTable> = Vec::new();
+    for (table, column) in columns {
+        match tables.last_mut() {
+            Some(last) if last.table == table => last.columns.push(column),
+            _ => tables.push(ScanTable {
+                table,
+                columns: vec![column],
+            }),
+        }
+    }
+    tables
+}
+
 /// What the scan needs of a database. Each engine implements it.
 #[allow(async_fn_in_trait)]
 pub trait LeakScan {
@@ -229,13 +245,31 @@ fn written_by_a_rule(config: &Config, table: &TableName, column: &str) -> bool {
     })
 }
 
-/// Searches every text column of every table for the fingerprinted values,
-/// after sanitize. Memory: the fingerprints (about 50 bytes a value) and
-/// one row at a time; time: one read of every text column.
-pub async fn scan<E: LeakScan>(
+/// Verify's part, after sanitize: the scan for the fingerprinted values
+/// (when fingerprints were taken before sanitize) and the coverage gate,
+/// over one reading of the catalogue.
+pub async fn scan_and_cover<E: LeakScan>(
+    db: &mut E,
+    config: &Config,
+    prints: Option<&Fingerprints>,
+) -> Result<(Option<LeakScanSummary>, CoverageSummary), ToolError> {
+    let tables = db.scan_tables().await?;
+    let covered = coverage(config, &tables);
+    let scanned = match prints {
+        Some(prints) => Some(scan(db, config, prints, tables).await?),
+        None => None,
+    };
+    Ok((scanned, covered))
+}
+
+/// Searches every text column of every table for the fingerprinted values.
+/// Memory: the fingerprints (about 50 bytes a value) and one row at a time;
+/// time: one read of every text column.
+async fn scan<E: LeakScan>(
     db: &mut E,
     config: &Config,
     prints: &Fingerprints,
+    tables: Vec<ScanTable>,
 ) -> Result<LeakScanSummary, ToolError> {
     let started = std::time::Instant::now();
     let mut summary = LeakScanSummary {
@@ -243,7 +277,7 @@ pub async fn scan<E: LeakScan>(
         values_too_short: prints.too_short,
         ..LeakScanSummary::default()
     };
-    for table in db.scan_tables().await? {
+    for table in tables {
         let mut columns = Vec::new();
         for column in table.columns.iter().filter(|c| c.text) {
             if ignored(config, &table.table, &column.name) {

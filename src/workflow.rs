@@ -497,27 +497,6 @@ pub async fn run(
     (summary, None)
 }
 
-/// Verify's scan for sanitized values (when fingerprints were taken before
-/// sanitize in this run) and the coverage gate.
-async fn scan_and_coverage(
-    db: &mut crate::db::any::AnyEngine,
-    run: &Run<'_>,
-    summary: &mut PipelineSummary,
-) -> Result<
-    (
-        Option<crate::leak_scan::LeakScanSummary>,
-        crate::leak_scan::CoverageSummary,
-    ),
-    crate::exit::ToolError,
-> {
-    let scanned = match summary.fingerprints.take() {
-        Some(prints) => Some(crate::leak_scan::scan(db, run.config, &prints).await?),
-        None => None,
-    };
-    let covered = crate::leak_scan::coverage(db, run.config).await?;
-    Ok((scanned, covered))
-}
-
 async fn run_step(
     db: &mut crate::db::any::AnyEngine,
     run: &Run<'_>,
@@ -619,7 +598,9 @@ async fn run_step(
                 ));
             }
             let checked = crate::sanitize::verify(db, run.config).await?;
-            let (scanned, covered) = scan_and_coverage(db, run, summary).await?;
+            let prints = summary.fingerprints.take();
+            let (scanned, covered) =
+                crate::leak_scan::scan_and_cover(db, run.config, prints.as_ref()).await?;
             let left = checked.rows_left();
             let unverifiable = checked
                 .rules

@@ -68,7 +68,11 @@ pub fn run(
         }
         let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
         let scanned = match &verified {
-            Ok(_) => Some(runtime.block_on(scan_and_cover(&mut db, &config, prints.as_ref()))),
+            Ok(_) => Some(runtime.block_on(crate::leak_scan::scan_and_cover(
+                &mut db,
+                &config,
+                prints.as_ref(),
+            ))),
             Err(_) => None,
         };
         return match verified {
@@ -107,7 +111,11 @@ pub fn run(
     }
     let verified = runtime.block_on(crate::sanitize::verify(&mut db, &config));
     let scanned = match &verified {
-        Ok(_) => Some(runtime.block_on(scan_and_cover(&mut db, &config, prints.as_ref()))),
+        Ok(_) => Some(runtime.block_on(crate::leak_scan::scan_and_cover(
+            &mut db,
+            &config,
+            prints.as_ref(),
+        ))),
         Err(_) => None,
     };
     runtime.block_on(db.close());
@@ -154,26 +162,6 @@ pub fn run(
         )?;
     }
     Ok(exit_of(&verified, scanned.as_ref(), &covered))
-}
-
-/// The leak scan (when fingerprints were taken) and the coverage gate,
-/// after the verification.
-async fn scan_and_cover(
-    db: &mut crate::db::any::AnyEngine,
-    config: &crate::config::Config,
-    prints: Option<&crate::leak_scan::Fingerprints>,
-) -> Result<
-    (
-        Option<crate::leak_scan::LeakScanSummary>,
-        crate::leak_scan::CoverageSummary,
-    ),
-    ToolError,
-> {
-    let scanned = match prints {
-        Some(prints) => Some(crate::leak_scan::scan(db, config, prints).await?),
-        None => None,
-    };
-    Ok((scanned, crate::leak_scan::coverage(db, config).await?))
 }
 
 /// 3 when rows, objects or sanitized values are left, or strict coverage

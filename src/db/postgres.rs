@@ -201,6 +201,15 @@ fn read_extra(
     crate::extras::read(vault, kind)
 }
 
+/// Whether this session's user is a superuser (who may change the server's
+/// logging settings for a transaction).
+async fn is_superuser(conn: &mut PgConnection) -> Result<bool, ToolError> {
+    sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
+        .fetch_one(conn)
+        .await
+        .map_err(|e| pg_error("", e))
+}
+
 /// Runs statements that return nothing.
 async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), ToolError> {
     sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))

@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 
-use super::{LeakScan, ScanTable};
+use super::ScanTable;
 use crate::config::Config;
-use crate::exit::ToolError;
 use crate::names::TableName;
 
 /// A column that looks like personal data and that nothing accounts for.
@@ -105,17 +104,13 @@ fn classified(config: &Config, table: &TableName, column: &str) -> bool {
         .any(|pattern| kept(pattern, table, column))
 }
 
-/// Checks every column of every table.
-pub async fn coverage<E: LeakScan>(
-    db: &mut E,
-    config: &Config,
-) -> Result<CoverageSummary, ToolError> {
-    let tables: Vec<ScanTable> = db.scan_tables().await?;
+/// Checks every column of every table (as `LeakScan::scan_tables` lists them).
+pub fn coverage(config: &Config, tables: &[ScanTable]) -> CoverageSummary {
     let mut summary = CoverageSummary {
         strict: config.coverage_strict(),
         ..CoverageSummary::default()
     };
-    for table in &tables {
+    for table in tables {
         for column in &table.columns {
             summary.columns_checked += 1;
             let Some(looks_like) =
@@ -133,7 +128,7 @@ pub async fn coverage<E: LeakScan>(
             }
         }
     }
-    Ok(summary)
+    summary
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::linked::Linked;
 use super::{Mysql, mysql_error};
 use crate::exit::ToolError;
-use crate::leak_scan::{LeakScan, ScanColumn, ScanTable};
+use crate::leak_scan::{LeakScan, ScanColumn, ScanTable, gather_tables};
 use crate::names::{TableName, quote_ident};
 
 const TEXT_TYPES: [&str; 9] = [
@@ -47,7 +47,7 @@ impl LeakScan for Mysql {
             .fetch_all(&mut self.conn)
             .await
             .map_err(|e| mysql_error("", e))?;
-        let mut tables: Vec<ScanTable> = Vec::new();
+        let mut columns = Vec::new();
         for row in rows {
             let table = TableName {
                 schema: None,
@@ -60,15 +60,9 @@ impl LeakScan for Mysql {
                 text: TEXT_TYPES.contains(&data_type.as_str()),
                 binary: BINARY_TYPES.contains(&data_type.as_str()),
             };
-            match tables.last_mut() {
-                Some(last) if last.table == table => last.columns.push(column),
-                _ => tables.push(ScanTable {
-                    table,
-                    columns: vec![column],
-                }),
-            }
+            columns.push((table, column));
         }
-        Ok(tables)
+        Ok(gather_tables(columns))
     }
 
     async fn read_text(

@@ -5,7 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Postgres, pg_error};
 use crate::exit::ToolError;
-use crate::leak_scan::{LeakScan, ScanColumn, ScanTable};
+use crate::leak_scan::{LeakScan, ScanColumn, ScanTable, gather_tables};
 use crate::names::{TableName, quote_ident, quote_table};
 
 const COLUMNS: &str = "
@@ -29,7 +29,7 @@ impl LeakScan for Postgres {
             .fetch_all(&mut self.conn)
             .await
             .map_err(|e| pg_error("", e))?;
-        let mut tables: Vec<ScanTable> = Vec::new();
+        let mut columns = Vec::new();
         for row in rows {
             let table = TableName {
                 schema: Some(row.get(0)),
@@ -40,15 +40,9 @@ impl LeakScan for Postgres {
                 text: row.get(3),
                 binary: row.get(4),
             };
-            match tables.last_mut() {
-                Some(last) if last.table == table => last.columns.push(column),
-                _ => tables.push(ScanTable {
-                    table,
-                    columns: vec![column],
-                }),
-            }
+            columns.push((table, column));
         }
-        Ok(tables)
+        Ok(gather_tables(columns))
     }
 
     async fn read_text(

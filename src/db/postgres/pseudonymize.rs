@@ -111,11 +111,7 @@ fn assignment(column: &str, kind: &Kind) -> String {
 /// server logs no parameter with a failing statement (any user may set
 /// that), nor, when this session may (a superuser), with a logged one.
 async fn quiet_parameters(db: &mut Postgres) -> Result<(), ToolError> {
-    let superuser: bool =
-        sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut db.conn)
-            .await
-            .map_err(|e| pg_error("", e))?;
+    let superuser = super::is_superuser(&mut db.conn).await?;
     let mut settings = vec!["log_parameter_max_length_on_error"];
     if superuser {
         settings.push("log_parameter_max_length");

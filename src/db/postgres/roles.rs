@@ -307,12 +307,7 @@ async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), ToolError> {
 /// Statement logging off for the rest of the transaction, when this session
 /// may change it; the previous values, to put back.
 async fn quiet_log(conn: &mut PgConnection) -> Result<Option<Vec<(String, String)>>, ToolError> {
-    let superuser: bool =
-        sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| pg_error("", e))?;
-    if !superuser {
+    if !super::is_superuser(conn).await? {
         return Ok(None);
     }
     let mut previous = Vec::new();

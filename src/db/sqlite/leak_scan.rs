@@ -5,7 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Sqlite, query_error};
 use crate::exit::ToolError;
-use crate::leak_scan::{LeakScan, ScanColumn, ScanTable};
+use crate::leak_scan::{LeakScan, ScanColumn, ScanTable, gather_tables};
 use crate::names::{TableName, quote_ident};
 
 impl LeakScan for Sqlite {
@@ -19,7 +19,7 @@ impl LeakScan for Sqlite {
         .fetch_all(&mut self.conn)
         .await
         .map_err(|e| query_error("", e))?;
-        let mut tables: Vec<ScanTable> = Vec::new();
+        let mut columns = Vec::new();
         for row in rows {
             let table = TableName {
                 schema: None,
@@ -34,15 +34,9 @@ impl LeakScan for Sqlite {
                         .any(|t| declared.contains(t)),
                 binary: declared.contains("BLOB"),
             };
-            match tables.last_mut() {
-                Some(last) if last.table == table => last.columns.push(column),
-                _ => tables.push(ScanTable {
-                    table,
-                    columns: vec![column],
-                }),
-            }
+            columns.push((table, column));
         }
-        Ok(tables)
+        Ok(gather_tables(columns))
     }
 
     async fn read_text(
