@@ -1,4 +1,4 @@
-//! PostgreSQL: a restore counts as updated only the rows it wrote; rows that already held the captured values are kept.
+//! PostgreSQL: a restore counts as updated only the rows it wrote; rows that already held the captured values are kept (in a table that other rows refer to: one that nothing refers to, replaced whole, is emptied and loaded, see pg_emptied_tables.rs).
 
 mod common;
 
@@ -7,6 +7,7 @@ use common::restore_count_lines;
 
 const SCHEMA: &str = "
 CREATE TABLE app_user (user_id int PRIMARY KEY, login text NOT NULL, score numeric, seen timestamptz);
+CREATE TABLE app_session (session_id int PRIMARY KEY, user_id int REFERENCES app_user);
 ";
 const ACCEPTANCE: &str = "
 INSERT INTO app_user VALUES (1, 'acc.one', 1.50, '2026-01-01 10:00+00'), (2, 'acc.two', NULL, NULL),

@@ -28,6 +28,9 @@ pub(super) struct RestoreState {
     /// Tables that were empty, with the captured column types: their rows
     /// are COPYed straight into the table when it is loaded, never staged.
     direct: Vec<TableName>,
+    /// Tables among `direct` that held rows: replaced whole and referenced
+    /// by no foreign key, they are emptied by `clear_scope` first.
+    emptied: Vec<TableName>,
     /// User triggers switched off: table (SQL), trigger, its `tgenabled` mode.
     triggers: Vec<(String, String, String)>,
     /// Identity GENERATED ALWAYS columns outside the primary key, made BY
@@ -81,6 +84,15 @@ pub(super) async fn begin(
     execute(
         conn,
         "BEGIN; SET CONSTRAINTS ALL DEFERRED; SET LOCAL lock_timeout = '60s'",
+    )
+    .await?;
+    // The merges join each staged table with its target by hash: below
+    // 64 MiB of working memory (the default is 4 MiB) a table of a few
+    // hundred thousand rows spills the hash to disk in batches.
+    execute(
+        conn,
+        "SELECT set_config('work_mem', '64MB', true) FROM pg_catalog.pg_settings
+         WHERE name = 'work_mem' AND setting::bigint < 65536",
     )
     .await?;
     for table in tables {
@@ -200,6 +212,11 @@ pub(super) async fn stage(
             state.direct.push(captured.table.clone());
             return Ok(());
         }
+        if replaced_whole(captured) && may_empty(conn, &at, &table).await? {
+            state.direct.push(captured.table.clone());
+            state.emptied.push(captured.table.clone());
+            return Ok(());
+        }
     }
     execute(
         conn,
@@ -222,6 +239,11 @@ pub(super) async fn stage(
         rows,
     )
     .await?;
+    // The planner knows nothing of a fresh temporary table: its size and
+    // keys' spread make the merge's joins hash joins of the right side.
+    execute(conn, &format!("ANALYZE {name}"))
+        .await
+        .map_err(|e| at_table(&at, e))?;
     for (column, now) in changed {
         let quoted = quote_ident(&column.name);
         let check = format!(
@@ -251,6 +273,50 @@ pub(super) async fn stage(
         exprs,
     });
     Ok(())
+}
+
+/// A table whose every row the capture replaces: mode replace, no `where`,
+/// and no `identity` to compare with what the refresh left.
+fn replaced_whole(captured: &CapturedTable) -> bool {
+    captured.mode == Mode::Replace && captured.filter.is_none() && captured.identity.is_empty()
+}
+
+/// Whether a table that holds rows may be emptied and loaded straight: no
+/// foreign key of any table (itself included) refers to it, so no row
+/// outside it can be left pointing at a removed row; it is a plain table
+/// with no inheritance children (emptying it reaches those rows alone); and
+/// no row-level security decides which of its rows the restoring user sees.
+async fn may_empty(conn: &mut PgConnection, at: &str, table: &str) -> Result<bool, ToolError> {
+    sqlx::query_scalar(
+        "SELECT c.relkind = 'r' AND NOT c.relrowsecurity
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
+                           WHERE f.contype = 'f' AND f.confrelid = c.oid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid)
+         FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass",
+    )
+    .bind(table)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| pg_error(at, e))
+}
+
+/// Empties a table chosen by `may_empty`, inside the restore transaction:
+/// TRUNCATE where the restoring user holds that privilege (it writes no
+/// dead row), DELETE otherwise. Returns the rows removed.
+async fn empty(conn: &mut PgConnection, at: &str, table: &str) -> Result<u64, ToolError> {
+    let (rows, may_truncate): (i64, bool) = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT (SELECT count(*) FROM {table}), has_table_privilege($1, 'TRUNCATE')"
+    )))
+    .bind(table)
+    .persistent(false)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| pg_error(at, e))?;
+    if !may_truncate {
+        return run(conn, at, format!("DELETE FROM {table}")).await;
+    }
+    run(conn, at, format!("TRUNCATE ONLY {table}")).await?;
+    Ok(rows as u64)
 }
 
 /// Streams a vault stream into `COPY ... FROM STDIN`; returns the rows copied.
@@ -313,11 +379,14 @@ pub(super) async fn clear_scope(
     state: &RestoreState,
     captured: &CapturedTable,
 ) -> Result<u64, ToolError> {
+    let at = captured.table.to_string();
+    let table = qualified(&captured.table);
+    if state.emptied.contains(&captured.table) {
+        return empty(conn, &at, &table).await;
+    }
     if state.is_direct(&captured.table) {
         return Ok(0); // it was empty when staged
     }
-    let at = captured.table.to_string();
-    let table = qualified(&captured.table);
     let mut conditions = Vec::new();
     if let Some(filter) = &captured.filter {
         conditions.push(format!("({filter})"));
@@ -368,18 +437,6 @@ pub(super) async fn merge(
         counts.skipped = staged.rows - counts.inserted;
         return Ok(counts);
     }
-    let present: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT count(*) FROM {} vault_stage WHERE EXISTS (SELECT 1 FROM {table} WHERE {matches})",
-        staged.name
-    )))
-    .persistent(false)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| pg_error(&at, e))?;
-    let present = present as u64;
-    counts.inserted = staged.rows - present;
-    // Rows already there are kept until the UPDATE below says which differed.
-    counts.skipped = present;
     // Identity ALWAYS columns left ALWAYS (those of the primary key) cannot
     // be updated; they are only ever part of the key or left as they are.
     let always: Vec<String> = sqlx::query_scalar(
@@ -398,11 +455,9 @@ pub(super) async fn merge(
             !captured.key.contains(name) && !fixed
         })
         .collect();
-    if present == 0 {
-        // No captured key is in the table: every row is new.
-        run(conn, &at, insert).await?;
-        return Ok(counts);
-    }
+    // The rows already there are updated first, then the new ones
+    // inserted: the insert's count tells how many were there, so the
+    // staged rows are joined with the table twice, not three times.
     if !updatable.is_empty() {
         // Only rows whose values differ are written: a refreshed table
         // that already holds the captured rows costs a comparison, not a rewrite.
@@ -433,11 +488,10 @@ pub(super) async fn merge(
             ),
         )
         .await?;
-        counts.skipped = present.saturating_sub(counts.updated);
     }
-    if counts.inserted > 0 {
-        run(conn, &at, format!("{insert}{absent}")).await?;
-    }
+    counts.inserted = run(conn, &at, format!("{insert}{absent}")).await?;
+    let present = staged.rows.saturating_sub(counts.inserted);
+    counts.skipped = present.saturating_sub(counts.updated);
     Ok(counts)
 }
 
