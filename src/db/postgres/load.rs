@@ -239,11 +239,6 @@ pub(super) async fn stage(
         rows,
     )
     .await?;
-    // The planner knows nothing of a fresh temporary table: its size and
-    // keys' spread make the merge's joins hash joins of the right side.
-    execute(conn, &format!("ANALYZE {name}"))
-        .await
-        .map_err(|e| at_table(&at, e))?;
     for (column, now) in changed {
         let quoted = quote_ident(&column.name);
         let check = format!(
