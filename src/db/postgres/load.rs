@@ -1,4 +1,4 @@
-//! The restore transaction on PostgreSQL: user triggers held off, rows staged by COPY and checked against the target's types, one statement per mode, sequences moved ahead, triggers back, commit.
+//! The restore transaction on PostgreSQL: user triggers held off, rows staged by COPY and checked against the target's types (or COPYed straight into a table that was empty or is emptied), one statement per mode, sequences moved ahead, triggers back, commit.
 
 mod collisions;
 mod matviews;
