@@ -145,7 +145,10 @@ fn postgres(dir: &Path, key: &Path, mib: u64) {
         .to_owned();
     let url = |db: &str| format!("{base}/{db}");
     for db in [PG_ACC, PG_PROD] {
-        psql(&server, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        psql(
+            &server,
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        );
         psql(&server, &format!("CREATE DATABASE {db}"));
     }
     eprintln!("building {PG_ACC} and {PG_PROD} (one {mib} MiB bytea each)");
@@ -235,7 +238,10 @@ fn postgres(dir: &Path, key: &Path, mib: u64) {
     }
     .print();
     for db in [PG_ACC, PG_PROD] {
-        psql(&server, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        psql(
+            &server,
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        );
     }
 }
 
@@ -348,7 +354,10 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
     let before = match server.try_sql("mysql", "SELECT @@GLOBAL.max_allowed_packet") {
         Ok(value) => value,
         Err(why) => {
-            println!("MariaDB: skipped: the server at {} cannot be reached: {why}", server.root);
+            println!(
+                "MariaDB: skipped: the server at {} cannot be reached: {why}",
+                server.root
+            );
             return;
         }
     };
@@ -362,7 +371,9 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
             "mysql",
             &format!("SET GLOBAL max_allowed_packet = {wanted}"),
         ) {
-            println!("MariaDB: skipped: max_allowed_packet cannot be raised to hold the value: {why}");
+            println!(
+                "MariaDB: skipped: max_allowed_packet cannot be raised to hold the value: {why}"
+            );
             return;
         }
         Some(PacketGuard {
@@ -372,7 +383,10 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
     };
     for db in [MY_ACC, MY_PROD] {
         server.sql("mysql", &format!("DROP DATABASE IF EXISTS {db}"));
-        server.sql("mysql", &format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"));
+        server.sql(
+            "mysql",
+            &format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"),
+        );
     }
     eprintln!("building {MY_ACC} and {MY_PROD} (one {mib} MiB LONGBLOB each)");
     // 1 KiB random pieces glued together by GROUP_CONCAT over a digit cross join.
@@ -409,8 +423,15 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
     let digest = "SELECT MD5(GROUP_CONCAT(CONCAT_WS(':', doc_id, COALESCE(title, '-'), COALESCE(MD5(content), '-')) ORDER BY doc_id SEPARATOR ','))
          FROM document";
     let before = server.sql(MY_ACC, digest);
-    let large_length = server.sql(MY_ACC, "SELECT LENGTH(content) FROM document WHERE doc_id = 2");
-    assert_eq!(large_length, (mib << 20).to_string(), "the large value was built");
+    let large_length = server.sql(
+        MY_ACC,
+        "SELECT LENGTH(content) FROM document WHERE doc_id = 2",
+    );
+    assert_eq!(
+        large_length,
+        (mib << 20).to_string(),
+        "the large value was built"
+    );
 
     let config = dir.join("mysql.toml");
     let acceptance_url = server.url(MY_ACC);
@@ -446,7 +467,10 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
             .arg(MY_PROD),
     );
     server.sql("mysql", &format!("DROP DATABASE {MY_ACC}"));
-    server.sql("mysql", &format!("CREATE DATABASE {MY_ACC} CHARACTER SET utf8mb4"));
+    server.sql(
+        "mysql",
+        &format!("CREATE DATABASE {MY_ACC} CHARACTER SET utf8mb4"),
+    );
     let mut load_command = Command::new("bash");
     load_command.arg("-c").arg(format!(
         "{} -h {} -P {} -u {} --max-allowed-packet=1G {MY_ACC} < {}",
@@ -460,7 +484,11 @@ fn mariadb(dir: &Path, key: &Path, mib: u64) {
         load_command.env("MYSQL_PWD", password);
     }
     let load = timed(&mut load_command);
-    assert_ne!(server.sql(MY_ACC, digest), before, "the refresh replaced the value");
+    assert_ne!(
+        server.sql(MY_ACC, digest),
+        before,
+        "the refresh replaced the value"
+    );
     let restore = vault_restore(&config, &file, key, &env);
     assert_eq!(
         server.sql(MY_ACC, digest),
