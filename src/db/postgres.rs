@@ -14,6 +14,7 @@ mod init;
 mod instance;
 mod jobs;
 mod large_objects;
+mod large_values;
 mod leak_scan;
 mod link_check;
 mod links;
@@ -40,6 +41,7 @@ use crate::engine::{CapturedTable, Engine, KeyCollision, LoadCounts, TableCaptur
 use crate::exit::ToolError;
 use crate::guard::UrlTarget;
 use crate::names::{Column, Identity, TableInfo, TableName, quote_ident};
+use large_values::{Sliced, Slicer};
 
 pub use instance::destination;
 
@@ -139,19 +141,9 @@ impl Postgres {
             return;
         };
         while self.readers.len() < wanted {
-            let reader = async {
-                let mut conn = self.options.connect().await?;
-                sqlx::raw_sql(SESSION_SETTINGS).execute(&mut conn).await?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "SET SESSION default_transaction_read_only = on; SET SESSION row_security = off; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
-                )))
-                .execute(&mut conn)
-                .await?;
-                Ok::<_, sqlx::Error>(conn)
-            };
-            match tokio::time::timeout(CONNECT_TIMEOUT, reader).await {
-                Ok(Ok(conn)) => self.readers.push(conn),
-                _ => break,
+            match open_in_snapshot(&self.options, &snapshot).await {
+                Ok(conn) => self.readers.push(conn),
+                Err(_) => break,
             }
         }
     }
@@ -174,6 +166,28 @@ impl Postgres {
         .await
         .map_err(|e| pg_error(&table.to_string(), e))?;
         Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+}
+
+/// A new connection that reads in the capture's exported snapshot, its
+/// session set as the main connection's.
+async fn open_in_snapshot(
+    options: &PgConnectOptions,
+    snapshot: &str,
+) -> Result<PgConnection, sqlx::Error> {
+    let opened = async {
+        let mut conn = options.connect().await?;
+        sqlx::raw_sql(SESSION_SETTINGS).execute(&mut conn).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET SESSION default_transaction_read_only = on; SET SESSION row_security = off; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+        )))
+        .execute(&mut conn)
+        .await?;
+        Ok::<_, sqlx::Error>(conn)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, opened).await {
+        Ok(result) => result,
+        Err(_) => Err(sqlx::Error::PoolTimedOut),
     }
 }
 
@@ -390,7 +404,10 @@ impl Engine for Postgres {
         plan: &CapturedTable,
         out: &mut StreamWriter,
     ) -> Result<u64, ToolError> {
-        copy_out(&mut self.conn, plan, out).await
+        let mut slicer = Slicer::new(&self.options, self.snapshot.as_deref());
+        let rows = copy_out(&mut self.conn, plan, out, &mut slicer).await;
+        slicer.close().await;
+        rows
     }
 
     /// Reads the tables with the main connection and the extra readers at
@@ -406,26 +423,35 @@ impl Engine for Postgres {
             .await;
         let queue = RefCell::new(tables.iter());
         let done = RefCell::new(done);
+        let (options, snapshot) = (&self.options, self.snapshot.as_deref());
         let connections = std::iter::once(&mut self.conn).chain(self.readers.iter_mut());
         let workers = connections.map(|conn| {
             let (queue, done) = (&queue, &done);
             async move {
-                loop {
-                    let Some(captured) = queue.borrow_mut().next() else {
-                        return Ok::<(), ToolError>(());
-                    };
-                    let started = Instant::now();
-                    let mut stream =
-                        writer.stream(&captured.table.to_string(), captured.metadata())?;
-                    let rows = copy_out(conn, captured, &mut stream).await?;
-                    let entry = stream.finish()?;
-                    (*done.borrow_mut())(TableCaptured {
-                        table: captured,
-                        rows,
-                        bytes: entry.plain_len,
-                        seconds: started.elapsed().as_secs_f64(),
-                    });
-                }
+                // Each reader's own connection for large values, kept from
+                // table to table.
+                let mut slicer = Slicer::new(options, snapshot);
+                let read = async {
+                    loop {
+                        let Some(captured) = queue.borrow_mut().next() else {
+                            return Ok::<(), ToolError>(());
+                        };
+                        let started = Instant::now();
+                        let mut stream =
+                            writer.stream(&captured.table.to_string(), captured.metadata())?;
+                        let rows = copy_out(&mut *conn, captured, &mut stream, &mut slicer).await?;
+                        let entry = stream.finish()?;
+                        (*done.borrow_mut())(TableCaptured {
+                            table: captured,
+                            rows,
+                            bytes: entry.plain_len,
+                            seconds: started.elapsed().as_secs_f64(),
+                        });
+                    }
+                };
+                let result = read.await;
+                slicer.close().await;
+                result
             }
         });
         futures_util::future::try_join_all(workers).await?;
@@ -595,19 +621,26 @@ impl Engine for Postgres {
 }
 
 /// `COPY (SELECT ... ORDER BY key) TO STDOUT` in text format, streamed into
-/// the vault as it arrives; rows are the lines it ends.
+/// the vault as it arrives; rows are the lines it ends. A table with `bytea`
+/// columns has its values above `large_values::THRESHOLD` read in slices by
+/// `slicer`'s connection, into the same bytes.
 async fn copy_out(
     conn: &mut PgConnection,
     plan: &CapturedTable,
     out: &mut StreamWriter,
+    slicer: &mut Slicer<'_>,
 ) -> Result<u64, ToolError> {
     let at = plan.table.to_string();
-    let columns: Vec<String> = plan.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let mut select = format!(
-        "SELECT {} FROM {}",
-        columns.join(", "),
-        qualified(&plan.table)
-    );
+    let columns: Vec<(String, &str)> = plan
+        .columns
+        .iter()
+        .map(|c| (quote_ident(&c.name), c.data_type.as_str()))
+        .collect();
+    let (sliced, list) = match Sliced::plan(slicer, qualified(&plan.table), &columns).await {
+        Some((sliced, list)) => (Some(sliced), list),
+        None => (None, columns.into_iter().map(|(name, _)| name).collect()),
+    };
+    let mut select = format!("SELECT {} FROM {}", list.join(", "), qualified(&plan.table));
     if let Some(filter) = &plan.filter {
         select.push_str(&format!(" WHERE ({filter})"));
     }
@@ -646,11 +679,36 @@ async fn copy_out(
     let sql = format!("COPY ({select}) TO STDOUT");
     let mut copy = conn.copy_out_raw(&sql).await.map_err(filtered)?;
     let mut rows = 0u64;
+    // The start of a line that a message did not finish (the server sends
+    // one message per row, so this stays empty in practice).
+    let mut partial: Vec<u8> = Vec::new();
     while let Some(chunk) = copy.try_next().await.map_err(|e| pg_error(&at, e))? {
         crate::interrupt::check(&format!("while capturing table {at}"))?;
         // The text format escapes newlines inside values: each row is one line.
-        rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        out.write_bytes(&chunk)?;
+        let Some(sliced) = &sliced else {
+            rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            out.write_bytes(&chunk)?;
+            continue;
+        };
+        let mut rest: &[u8] = &chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (line, after) = rest.split_at(end + 1);
+            rest = after;
+            if partial.is_empty() {
+                sliced.write_line(slicer, &at, line, out).await?;
+            } else {
+                partial.extend_from_slice(line);
+                sliced.write_line(slicer, &at, &partial, out).await?;
+                partial.clear();
+            }
+            rows += 1;
+        }
+        partial.extend_from_slice(rest);
+    }
+    if !partial.is_empty() {
+        return Err(ToolError::failed(format!(
+            "table {at}: COPY ended inside a row"
+        )));
     }
     out.add_rows(rows);
     Ok(rows)

@@ -202,6 +202,8 @@ pub(super) async fn capture_rows(
     let mut wires: Vec<Wire> = Vec::new();
     let mut count = 0u64;
     let mut buf = Vec::with_capacity(FLUSH_AT * 2);
+    // Bytes of large values written straight to `out` since the last check.
+    let mut straight = 0usize;
     let mut first = true;
     while let Some(row) = rows.try_next().await.map_err(|e| {
         if first {
@@ -219,10 +221,13 @@ pub(super) async fn capture_rows(
                 .map(|(c, declared)| wire_of(c.type_info().name(), &declared.data_type))
                 .collect();
         }
-        encode_row(&row, &wires, &mut buf)
-            .map_err(|e| ToolError::failed(format!("table {at}: {e}")))?;
+        straight += encode_row(&row, &wires, &mut buf, out).map_err(|e| match e {
+            Encoding::Value(e) => ToolError::failed(format!("table {at}: {e}")),
+            Encoding::Vault(e) => e.into(),
+        })?;
         count += 1;
-        if buf.len() >= FLUSH_AT {
+        if buf.len() + straight >= FLUSH_AT {
+            straight = 0;
             crate::interrupt::check(&format!("while capturing table {at}"))?;
             if cancel.load(Ordering::SeqCst) {
                 return Err(ToolError::failed(format!(
@@ -238,8 +243,47 @@ pub(super) async fn capture_rows(
     Ok(count)
 }
 
-/// Appends one row's values to `buf` in the row encoding.
-fn encode_row(row: &MySqlRow, wires: &[Wire], buf: &mut Vec<u8>) -> Result<(), String> {
+/// Why a row could not be written.
+enum Encoding {
+    /// A value the wire format does not allow.
+    Value(String),
+    Vault(vault_format::VaultError),
+}
+
+impl From<String> for Encoding {
+    fn from(e: String) -> Self {
+        Encoding::Value(e)
+    }
+}
+
+impl From<&str> for Encoding {
+    fn from(e: &str) -> Self {
+        Encoding::Value(e.to_owned())
+    }
+}
+
+/// Appends one row's values to `buf` in the row encoding. A string or
+/// blob of [`FLUSH_AT`] bytes or more goes from the row straight to `out`
+/// (after what `buf` holds), never copied into `buf`. Returns the bytes
+/// written that way.
+fn encode_row(
+    row: &MySqlRow,
+    wires: &[Wire],
+    buf: &mut Vec<u8>,
+    out: &mut StreamWriter,
+) -> Result<usize, Encoding> {
+    let mut straight = 0usize;
+    let mut put_string = |buf: &mut Vec<u8>, tag: u8, bytes: &[u8]| -> Result<(), Encoding> {
+        if bytes.len() < FLUSH_AT {
+            return Ok(put_bytes(buf, tag, bytes)?);
+        }
+        put_header(buf, tag, bytes.len())?;
+        out.write_bytes(buf).map_err(Encoding::Vault)?;
+        buf.clear();
+        out.write_bytes(bytes).map_err(Encoding::Vault)?;
+        straight += bytes.len();
+        Ok(())
+    };
     let mut text = Vec::with_capacity(32);
     for (i, wire) in wires.iter().enumerate() {
         // The raw bytes, absent for NULL only (sqlx's own NULL test would
@@ -255,7 +299,7 @@ fn encode_row(row: &MySqlRow, wires: &[Wire], buf: &mut Vec<u8>) -> Result<(), S
                 let v = unsigned(bytes)?;
                 match i64::try_from(v) {
                     Ok(v) => put(buf, &Value::Integer(v))?,
-                    Err(_) => put_bytes(buf, TEXT, v.to_string().as_bytes())?,
+                    Err(_) => put_string(buf, TEXT, v.to_string().as_bytes())?,
                 }
             }
             Wire::Float => {
@@ -268,19 +312,19 @@ fn encode_row(row: &MySqlRow, wires: &[Wire], buf: &mut Vec<u8>) -> Result<(), S
             }
             Wire::DateTime { date_only } => {
                 date_time_text(bytes, *date_only, &mut text)?;
-                put_bytes(buf, TEXT, &text)?
+                put_string(buf, TEXT, &text)?
             }
             Wire::Time => {
                 time_text(bytes, &mut text)?;
-                put_bytes(buf, TEXT, &text)?
+                put_string(buf, TEXT, &text)?
             }
-            Wire::Bytes => put_bytes(buf, BLOB, bytes)?,
-            Wire::Text if std::str::from_utf8(bytes).is_ok() => put_bytes(buf, TEXT, bytes)?,
+            Wire::Bytes => put_string(buf, BLOB, bytes)?,
+            Wire::Text if std::str::from_utf8(bytes).is_ok() => put_string(buf, TEXT, bytes)?,
             // Not UTF-8 (a column whose characters utf8mb4 cannot name): kept as bytes.
-            Wire::Text => put_bytes(buf, BLOB, bytes)?,
+            Wire::Text => put_string(buf, BLOB, bytes)?,
         }
     }
-    Ok(())
+    Ok(straight)
 }
 
 fn put(buf: &mut Vec<u8>, value: &Value) -> Result<(), String> {
@@ -294,13 +338,19 @@ const BLOB: u8 = 4;
 /// Writes a text or blob value as `rowcodec` does, without copying it into
 /// an owned [`Value`] first.
 fn put_bytes(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) -> Result<(), String> {
-    let len = u32::try_from(bytes.len())
+    put_header(buf, tag, bytes.len())?;
+    buf.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The tag and length that come before a text or blob value's bytes.
+fn put_header(buf: &mut Vec<u8>, tag: u8, len: usize) -> Result<(), String> {
+    let len = u32::try_from(len)
         .ok()
         .filter(|&n| n <= rowcodec::MAX_VALUE_LEN)
         .ok_or("a value is larger than 1 GiB")?;
     buf.push(tag);
     buf.extend_from_slice(&len.to_be_bytes());
-    buf.extend_from_slice(bytes);
     Ok(())
 }
 
