@@ -86,13 +86,15 @@ pub(super) async fn begin(
         "BEGIN; SET CONSTRAINTS ALL DEFERRED; SET LOCAL lock_timeout = '60s'",
     )
     .await?;
-    // The merges join each staged table with its target by hash: below
-    // 64 MiB of working memory (the default is 4 MiB) a table of a few
-    // hundred thousand rows spills the hash to disk in batches.
+    // The merges join each staged table with its target by hash: with the
+    // default 4 MiB of working memory a table of a few hundred thousand
+    // rows spills the hash to disk in batches (3 million accounts: the
+    // UPDATE took 33 s with 64 MiB, 19 s with 256 MiB). The server takes
+    // only what a join needs, in this one session.
     execute(
         conn,
-        "SELECT set_config('work_mem', '64MB', true) FROM pg_catalog.pg_settings
-         WHERE name = 'work_mem' AND setting::bigint < 65536",
+        "SELECT set_config('work_mem', '256MB', true) FROM pg_catalog.pg_settings
+         WHERE name = 'work_mem' AND setting::bigint < 262144",
     )
     .await?;
     for table in tables {
